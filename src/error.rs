@@ -1,0 +1,42 @@
+//! The one error type of the core. The browser boundary turns it into a JavaScript error
+//! carrying the same message, so every message here is written for the user.
+
+use burn::tensor::ExecutionError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum LabError {
+    #[error("no GPU adapter is available: {0}")]
+    NoAdapter(String),
+    #[error("the GPU adapter cannot run this lab: {0}")]
+    AdapterTooSmall(String),
+    #[error(
+        "the GPU device was lost ({0}); the run stopped. Reload the page to get a new device, \
+         or choose the CPU backend."
+    )]
+    DeviceLost(String),
+    #[error("the device failed while computing: {0}")]
+    Execution(String),
+    #[error("invalid configuration: {0}")]
+    Config(String),
+    #[error("the run diverged at step {step}: {what}")]
+    Diverged { step: usize, what: String },
+}
+
+impl From<ExecutionError> for LabError {
+    fn from(error: ExecutionError) -> Self {
+        match error {
+            ExecutionError::DevicePoisoned { reason } => LabError::DeviceLost(first_line(&reason)),
+            other => LabError::Execution(first_line(&other.to_string())),
+        }
+    }
+}
+
+/// Backend errors carry backtraces after their first lines; the user needs the cause only.
+fn first_line(text: &str) -> String {
+    text.lines()
+        .map(str::trim)
+        .filter(|line| !line.is_empty() && !line.starts_with("Caused by"))
+        .last()
+        .unwrap_or(text)
+        .to_string()
+}
