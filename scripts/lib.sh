@@ -56,3 +56,18 @@ fetch_assets() {
   say "checking the embedded default models and data"
   python3 "$ROOT/scripts/assets.py" --cache "$CACHE/assets"
 }
+
+ORACLE_VENV=$CACHE/oracle-venv
+
+# The reference implementations (PyTorch and friends), reinstalled when their pins change.
+ensure_oracle_env() {
+  local requirements=$ROOT/tests/oracle/requirements.txt stamp
+  stamp=$(sha256sum "$requirements" | cut -d' ' -f1)
+  if [ "$(cat "$ORACLE_VENV/.pins" 2>/dev/null)" = "$stamp" ]; then
+    return
+  fi
+  say "installing the reference implementations (PyTorch; a few minutes, once)"
+  python3 -m venv "$ORACLE_VENV" 2>/dev/null || { ensure_debs python3-venv; python3 -m venv "$ORACLE_VENV"; }
+  "$ORACLE_VENV/bin/pip" install --quiet --disable-pip-version-check -r "$requirements"
+  echo "$stamp" >"$ORACLE_VENV/.pins"
+}

@@ -70,6 +70,9 @@ pub struct CheckResult {
 
 pub type CheckReport = RunReport<CheckConfig, CheckResult>;
 
+/// PyTorch's default, so that the reference computation runs with stock settings.
+pub const ADAM_EPSILON: f32 = 1e-8;
+
 #[derive(Module, Debug)]
 struct Mlp {
     hidden_weight: Param<Tensor<2>>,
@@ -147,7 +150,7 @@ async fn train(
     let mut numbers = SplitMix(config.seed);
     let mut model = Mlp::new(config, &mut numbers, &device);
     let (inputs, targets) = regression_data(config, &mut numbers, &device);
-    let mut optimizer = AdamConfig::new().init();
+    let mut optimizer = AdamConfig::new().with_epsilon(ADAM_EPSILON).init();
     let mut result = CheckResult {
         losses: Vec::new(),
         first_gradients: BTreeMap::new(),
@@ -218,7 +221,10 @@ fn regression_data(
     let inputs = numbers.uniform(config.samples * config.inputs, 1.0);
     let targets = inputs
         .chunks(config.inputs)
-        .map(|row| (row.iter().enumerate().map(|(i, x)| x * (i % 3) as f32).sum::<f32>()).sin())
+        .map(|row| {
+            let weighted = row.iter().enumerate().map(|(i, &x)| f64::from(x) * (i % 3) as f64);
+            weighted.sum::<f64>().sin() as f32
+        })
         .collect::<Vec<_>>();
     (
         Tensor::from_data(TensorData::new(inputs, [config.samples, config.inputs]), device),

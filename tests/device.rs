@@ -1,6 +1,6 @@
-//! The device check gives the same numbers on burn's CPU backend and on wgpu (natively through
-//! Vulkan; Mesa's lavapipe where there is no GPU). This test never skips: without a wgpu
-//! adapter it fails.
+//! The device check against PyTorch, and the same numbers on burn's CPU backend and on wgpu
+//! (natively through Vulkan; Mesa's lavapipe where there is no GPU). These tests never skip:
+//! without a wgpu adapter they fail.
 
 use superlab::device::{BackendChoice, BackendKind, LabDevice, Requirements};
 use superlab::progress::Silent;
@@ -36,6 +36,24 @@ fn largest_difference(a: &CheckResult, b: &CheckResult) -> f32 {
             x.iter().zip(y).map(|(p, q)| (p - q).abs())
         })
         .fold(0.0, f32::max)
+}
+
+/// `tests/fixtures/device_check.json`: the same MLP, data and Adam steps computed by PyTorch in
+/// float32 (`tests/oracle/device_check.py`).
+#[derive(serde::Deserialize)]
+struct Fixture {
+    config: CheckConfig,
+    result: CheckResult,
+}
+
+#[test]
+fn the_cpu_backend_matches_pytorch() {
+    let fixture: Fixture =
+        serde_json::from_str(include_str!("fixtures/device_check.json")).expect("the fixture");
+    let ours = check_on(BackendChoice::Cpu, &fixture.config);
+    let difference = largest_difference(&ours, &fixture.result);
+    println!("largest difference between burn's CPU backend and PyTorch: {difference:e}");
+    assert!(difference <= TOLERANCE, "burn and PyTorch differ by {difference}");
 }
 
 #[test]
