@@ -62,6 +62,8 @@ ORACLE_VENV=$CACHE/oracle-venv
 # The reference implementations (PyTorch and friends), reinstalled when their pins change.
 ensure_oracle_env() {
   local requirements=$ROOT/tests/oracle/requirements.txt stamp
+  # WordNet and the King James Bible feed the METEOR oracle.
+  ensure_debs wordnet-base wordnet-sense-index bible-kjv
   stamp=$(sha256sum "$requirements" | cut -d' ' -f1)
   if [ "$(cat "$ORACLE_VENV/.pins" 2>/dev/null)" = "$stamp" ]; then
     return

@@ -18,6 +18,8 @@ pub enum LabError {
     Execution(String),
     #[error("invalid configuration: {0}")]
     Config(String),
+    #[error(transparent)]
+    WordNet(#[from] crate::superhf::meteor::WordNetError),
     #[error("the run diverged at step {step}: {what}")]
     Diverged { step: usize, what: String },
 }
@@ -31,10 +33,27 @@ impl From<ExecutionError> for LabError {
     }
 }
 
-/// Backend errors carry backtraces after their first lines; the user needs the cause only.
+impl LabError {
+    /// A failed read of tensor data. Backends defer some failures into the data itself and
+    /// describe them only in text; a poisoned device there is still a lost device.
+    pub fn from_failed_read(description: &str) -> Self {
+        let text = description.replace("\\n", "\n");
+        match text.split_once("The device is poisoned") {
+            Some((_, cause)) => {
+                let cause = first_line(cause);
+                LabError::DeviceLost(cause.trim_matches(['"', ':', ' ']).into())
+            }
+            None => LabError::Execution(format!("reading results failed: {}", first_line(&text))),
+        }
+    }
+}
+
+/// Backend errors read "what happened / Caused by: / cause / Backtrace: ..."; the user needs
+/// the cause only.
 fn first_line(text: &str) -> String {
     text.lines()
         .map(str::trim)
+        .take_while(|line| !line.starts_with("Backtrace"))
         .filter(|line| !line.is_empty() && !line.starts_with("Caused by"))
         .last()
         .unwrap_or(text)

@@ -9,6 +9,8 @@ pub mod error;
 pub mod progress;
 pub mod report;
 pub mod selfcheck;
+pub mod shearlet;
+pub mod superhf;
 
 #[cfg(target_arch = "wasm32")]
 mod web;

@@ -1,13 +1,14 @@
 //! The native command-line tool: the same core as the page, on the CPU or through wgpu.
 
 use clap::{Parser, Subcommand};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use superlab::LabError;
 use superlab::device::{BackendChoice, LabDevice, Requirements};
 use superlab::progress::{Control, Progress, StepEvent};
 use superlab::report::RunStatus;
 use superlab::selfcheck::{self, CheckConfig};
+use superlab::superhf::meteor::{WordNet, meteor};
 
 #[derive(Parser)]
 #[command(name = "superlab", version, about = "SuperHF and ShearletX, natively")]
@@ -36,6 +37,12 @@ enum Command {
         #[arg(long)]
         out: Option<PathBuf>,
     },
+    /// Score `{"hypothesis": ..., "reference": ...}` lines with METEOR as NLTK computes it,
+    /// printing one score per line.
+    Meteor {
+        #[arg(long)]
+        pairs: PathBuf,
+    },
 }
 
 /// Logs each step to standard error.
@@ -43,9 +50,17 @@ struct LogSteps;
 
 impl Progress for LogSteps {
     async fn step(&mut self, event: &StepEvent) -> Control {
-        let metrics: Vec<String> =
-            event.metrics.iter().map(|(name, value)| format!("{name} {value:.6}")).collect();
-        log::info!("step {}/{}: {}", event.step, event.total, metrics.join(", "));
+        let metrics: Vec<String> = event
+            .metrics
+            .iter()
+            .map(|(name, value)| format!("{name} {value:.6}"))
+            .collect();
+        log::info!(
+            "step {}/{}: {}",
+            event.step,
+            event.total,
+            metrics.join(", ")
+        );
         Control::Continue
     }
 }
@@ -67,15 +82,48 @@ async fn run(command: Command) -> Result<(), LabError> {
             let device = LabDevice::acquire(backend, &Requirements::default()).await?;
             println!("{}", to_json(&device.report)?);
         }
-        Command::Check { backend, steps, seed, out } => {
+        Command::Check {
+            backend,
+            steps,
+            seed,
+            out,
+        } => {
             let device = LabDevice::acquire(backend, &Requirements::default()).await?;
-            let config = CheckConfig { steps, seed, ..CheckConfig::default() };
+            let config = CheckConfig {
+                steps,
+                seed,
+                ..CheckConfig::default()
+            };
             let report = selfcheck::run(&device, config, &mut LogSteps).await?;
             write_output(out, &to_json(&report)?)?;
             if let RunStatus::Failed(message) = report.status {
                 return Err(LabError::Execution(message));
             }
         }
+        Command::Meteor { pairs } => score_meteor_pairs(&pairs)?,
+    }
+    Ok(())
+}
+
+#[derive(serde::Deserialize)]
+struct MeteorPair {
+    hypothesis: String,
+    reference: String,
+}
+
+fn score_meteor_pairs(path: &Path) -> Result<(), LabError> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|error| LabError::Config(format!("cannot read {}: {error}", path.display())))?;
+    let wordnet = WordNet::bundled()?;
+    for (number, line) in text
+        .lines()
+        .enumerate()
+        .filter(|(_, line)| !line.trim().is_empty())
+    {
+        let pair: MeteorPair = serde_json::from_str(line).map_err(|error| {
+            LabError::Config(format!("{}:{}: {error}", path.display(), number + 1))
+        })?;
+        println!("{}", meteor(&pair.hypothesis, &pair.reference, &wordnet));
     }
     Ok(())
 }

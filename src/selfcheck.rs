@@ -52,7 +52,9 @@ impl CheckConfig {
             return Err(LabError::Config("steps must be between 1 and 10000".into()));
         }
         if !(self.learning_rate.is_finite() && self.learning_rate > 0.0) {
-            return Err(LabError::Config("the learning rate must be positive".into()));
+            return Err(LabError::Config(
+                "the learning rate must be positive".into(),
+            ));
         }
         Ok(())
     }
@@ -76,9 +78,10 @@ pub const ADAM_EPSILON: f32 = 1e-8;
 #[derive(Module, Debug)]
 struct Mlp {
     hidden_weight: Param<Tensor<2>>,
-    hidden_bias: Param<Tensor<1>>,
+    /// Biases are rows (`[1, width]`) so that they broadcast over samples.
+    hidden_bias: Param<Tensor<2>>,
     output_weight: Param<Tensor<2>>,
-    output_bias: Param<Tensor<1>>,
+    output_bias: Param<Tensor<2>>,
 }
 
 impl Mlp {
@@ -92,29 +95,29 @@ impl Mlp {
                 device,
             ))
         };
-        let vector = |numbers: &mut SplitMix, len: usize| {
+        let row = |numbers: &mut SplitMix, len: usize| {
             let values = numbers.uniform(len, 0.1);
-            Param::from_tensor(Tensor::from_data(TensorData::new(values, [len]), device))
+            Param::from_tensor(Tensor::from_data(TensorData::new(values, [1, len]), device))
         };
         Self {
             hidden_weight: matrix(numbers, inputs, hidden),
-            hidden_bias: vector(numbers, hidden),
+            hidden_bias: row(numbers, hidden),
             output_weight: matrix(numbers, hidden, 1),
-            output_bias: vector(numbers, 1),
+            output_bias: row(numbers, 1),
         }
     }
 
     /// Shapes: `inputs` is `[samples, inputs]`, the result `[samples, 1]`.
     fn forward(&self, inputs: Tensor<2>) -> Tensor<2> {
-        let hidden = inputs.matmul(self.hidden_weight.val()) + self.hidden_bias.val().unsqueeze();
-        hidden.tanh().matmul(self.output_weight.val()) + self.output_bias.val().unsqueeze()
+        let hidden = inputs.matmul(self.hidden_weight.val()) + self.hidden_bias.val();
+        hidden.tanh().matmul(self.output_weight.val()) + self.output_bias.val()
     }
 
-    fn named_tensors(&self) -> [(&'static str, Tensor<1>); 4] {
+    fn named_tensors(&self) -> [(&'static str, Tensor<2>); 4] {
         [
-            ("hidden_weight", self.hidden_weight.val().flatten(0, 1)),
+            ("hidden_weight", self.hidden_weight.val()),
             ("hidden_bias", self.hidden_bias.val()),
-            ("output_weight", self.output_weight.val().flatten(0, 1)),
+            ("output_weight", self.output_weight.val()),
             ("output_bias", self.output_bias.val()),
         ]
     }
@@ -160,9 +163,9 @@ async fn train(
     for step in 1..=config.steps {
         let predictions = model.forward(inputs.clone());
         let loss = (predictions - targets.clone()).powi_scalar(2).mean();
-        let mut gradients = loss.backward();
+        let gradients = loss.backward();
         if step == 1 {
-            result.first_gradients = read_gradients(&model, &mut gradients).await?;
+            result.first_gradients = read_gradients(&model, &gradients).await?;
         }
         let loss_value = read(loss).await?[0];
         if !loss_value.is_finite() {
@@ -187,14 +190,16 @@ async fn train(
         }
     }
     for (name, tensor) in model.named_tensors() {
-        result.final_parameters.insert(name.into(), read(tensor).await?);
+        result
+            .final_parameters
+            .insert(name.into(), read(tensor).await?);
     }
     Ok(result)
 }
 
 async fn read_gradients(
     model: &Mlp,
-    gradients: &mut burn::tensor::Gradients,
+    gradients: &burn::tensor::Gradients,
 ) -> Result<BTreeMap<String, Vec<f32>>, LabError> {
     let mut values = BTreeMap::new();
     for (name, tensor) in model.named_tensors() {
@@ -208,8 +213,8 @@ async fn read_gradients(
 
 async fn read<const D: usize>(tensor: Tensor<D>) -> Result<Vec<f32>, LabError> {
     let data = tensor.into_data_async().await?;
-    data.into_vec::<f32>()
-        .map_err(|error| LabError::Execution(format!("unexpected tensor data: {error:?}")))
+    data.try_into_vec::<f32>()
+        .map_err(|error| LabError::from_failed_read(&format!("{error:?}")))
 }
 
 /// Inputs uniform in [-1, 1] and a smooth nonlinear target of them.
@@ -222,12 +227,18 @@ fn regression_data(
     let targets = inputs
         .chunks(config.inputs)
         .map(|row| {
-            let weighted = row.iter().enumerate().map(|(i, &x)| f64::from(x) * (i % 3) as f64);
+            let weighted = row
+                .iter()
+                .enumerate()
+                .map(|(i, &x)| f64::from(x) * (i % 3) as f64);
             weighted.sum::<f64>().sin() as f32
         })
         .collect::<Vec<_>>();
     (
-        Tensor::from_data(TensorData::new(inputs, [config.samples, config.inputs]), device),
+        Tensor::from_data(
+            TensorData::new(inputs, [config.samples, config.inputs]),
+            device,
+        ),
         Tensor::from_data(TensorData::new(targets, [config.samples, 1]), device),
     )
 }

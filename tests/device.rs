@@ -15,8 +15,14 @@ fn check_on(choice: BackendChoice, config: &CheckConfig) -> CheckResult {
         let device = LabDevice::acquire(choice, &Requirements::default())
             .await
             .unwrap_or_else(|error| panic!("no {choice:?} device: {error}"));
-        let report = selfcheck::run(&device, config.clone(), &mut Silent).await.unwrap();
-        assert!(matches!(report.status, RunStatus::Completed), "{:?}", report.status);
+        let report = selfcheck::run(&device, config.clone(), &mut Silent)
+            .await
+            .unwrap();
+        assert!(
+            matches!(report.status, RunStatus::Completed),
+            "{:?}",
+            report.status
+        );
         report.result.unwrap()
     })
 }
@@ -53,7 +59,10 @@ fn the_cpu_backend_matches_pytorch() {
     let ours = check_on(BackendChoice::Cpu, &fixture.config);
     let difference = largest_difference(&ours, &fixture.result);
     println!("largest difference between burn's CPU backend and PyTorch: {difference:e}");
-    assert!(difference <= TOLERANCE, "burn and PyTorch differ by {difference}");
+    assert!(
+        difference <= TOLERANCE,
+        "burn and PyTorch differ by {difference}"
+    );
 }
 
 #[test]
@@ -63,15 +72,25 @@ fn cpu_and_wgpu_agree_on_forward_backward_and_adam() {
     let gpu = check_on(BackendChoice::Wgpu, &config);
     let difference = largest_difference(&cpu, &gpu);
     println!("largest difference between CPU and wgpu: {difference:e}");
-    assert!(difference <= TOLERANCE, "CPU and wgpu differ by {difference}");
+    assert!(
+        difference <= TOLERANCE,
+        "CPU and wgpu differ by {difference}"
+    );
     assert_eq!(cpu.losses.len(), config.steps);
-    assert!(cpu.losses.last() < cpu.losses.first(), "Adam did not lower the loss: {:?}", cpu.losses);
+    assert!(
+        cpu.losses.last() < cpu.losses.first(),
+        "Adam did not lower the loss: {:?}",
+        cpu.losses
+    );
 }
 
 #[test]
 fn the_wgpu_device_reports_its_adapter() {
-    let device = pollster::block_on(LabDevice::acquire(BackendChoice::Wgpu, &Requirements::default()))
-        .expect("a wgpu adapter");
+    let device = pollster::block_on(LabDevice::acquire(
+        BackendChoice::Wgpu,
+        &Requirements::default(),
+    ))
+    .expect("a wgpu adapter");
     assert_eq!(device.report.backend, BackendKind::Wgpu);
     let adapter = device.report.adapter.expect("an adapter report");
     assert!(adapter.limits.max_storage_buffer_binding_size >= 128 << 20);
@@ -80,11 +99,17 @@ fn the_wgpu_device_reports_its_adapter() {
 
 #[test]
 fn an_adapter_below_the_requirements_falls_back_or_fails_clearly() {
-    let needs = Requirements { storage_buffers_per_stage: u32::MAX, ..Requirements::default() };
+    let needs = Requirements {
+        storage_buffers_per_stage: u32::MAX,
+        ..Requirements::default()
+    };
     let auto = pollster::block_on(LabDevice::acquire(BackendChoice::Auto, &needs)).unwrap();
     assert_eq!(auto.report.backend, BackendKind::Cpu);
     let reason = auto.report.fallback_reason.expect("a fallback reason");
-    assert!(reason.contains("storage buffers per shader stage"), "{reason}");
+    assert!(
+        reason.contains("storage buffers per shader stage"),
+        "{reason}"
+    );
 
     let Err(error) = pollster::block_on(LabDevice::acquire(BackendChoice::Wgpu, &needs)) else {
         panic!("an explicit wgpu choice must not fall back");

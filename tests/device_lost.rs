@@ -24,12 +24,18 @@ fn a_lost_device_fails_the_run_with_a_message_and_keeps_finished_steps() {
         let device = LabDevice::acquire(BackendChoice::Wgpu, &Requirements::default())
             .await
             .expect("a wgpu adapter");
-        let config = CheckConfig { steps: 5, ..CheckConfig::default() };
+        let config = CheckConfig {
+            steps: 5,
+            ..CheckConfig::default()
+        };
         let report = selfcheck::run(&device, config, &mut LoseAfterFirstStep(&device))
             .await
             .expect("a report even when the device is lost");
         let RunStatus::Failed(message) = &report.status else {
-            panic!("the run went on after the device was lost: {:?}", report.status);
+            panic!(
+                "the run went on after the device was lost: {:?}",
+                report.status
+            );
         };
         assert!(message.contains("lost"), "{message}");
         assert_eq!(report.steps.len(), 1);

@@ -95,7 +95,10 @@ pub(super) async fn acquire(needs: &Requirements) -> Result<LabDevice, LabError>
     let gpu = shared().await?;
     let adapter = AdapterReport::new(&gpu.setup);
     if let Some(shortfall) = adapter.shortfall(needs) {
-        return Err(LabError::AdapterTooSmall(format!("{}: {shortfall}", adapter.name)));
+        return Err(LabError::AdapterTooSmall(format!(
+            "{}: {shortfall}",
+            adapter.name
+        )));
     }
     Ok(LabDevice {
         device: gpu.device,
@@ -111,6 +114,10 @@ pub(super) async fn acquire(needs: &Requirements) -> Result<LabDevice, LabError>
 pub(super) fn destroy() {
     if let Some(gpu) = cached() {
         gpu.setup.device.destroy();
+        // wgpu reports the loss on its next maintenance pass; poll now so the runtime knows
+        // before the next command, as it would after a real loss. Browsers report it from
+        // their event loop, and the poll does nothing there.
+        let _ = gpu.setup.device.poll(wgpu::PollType::Poll);
     }
 }
 

@@ -112,12 +112,18 @@ impl Progress for JsProgress {
         };
         let answer = match self.0.call1(&JsValue::NULL, &event) {
             Ok(answer) if answer.has_type::<js_sys::Promise>() => {
-                JsFuture::from(js_sys::Promise::from(answer)).await.unwrap_or(JsValue::TRUE)
+                JsFuture::from(js_sys::Promise::from(answer))
+                    .await
+                    .unwrap_or(JsValue::TRUE)
             }
             Ok(answer) => answer,
             Err(_) => JsValue::FALSE,
         };
-        if answer.is_falsy() { Control::Stop } else { Control::Continue }
+        if answer.is_falsy() {
+            Control::Stop
+        } else {
+            Control::Continue
+        }
     }
 }
 

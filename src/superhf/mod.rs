@@ -1,0 +1,3 @@
+//! SuperHF: supervised iterative learning from human feedback, and the metrics its paper reports.
+
+pub mod meteor;
