@@ -8,6 +8,7 @@ pub mod device;
 pub mod error;
 pub mod progress;
 pub mod report;
+pub mod rng;
 pub mod selfcheck;
 pub mod shearlet;
 pub mod superhf;

@@ -9,6 +9,7 @@ use crate::LabError;
 use crate::device::LabDevice;
 use crate::progress::{Control, Progress, StepEvent};
 use crate::report::{RunReport, RunStatus};
+use crate::rng::SplitMix64;
 use burn::module::{Module, Param};
 use burn::optim::{AdamConfig, GradientsParams};
 use burn::tensor::{Tensor, TensorData};
@@ -85,9 +86,9 @@ struct Mlp {
 }
 
 impl Mlp {
-    fn new(config: &CheckConfig, numbers: &mut SplitMix, device: &burn::tensor::Device) -> Self {
+    fn new(config: &CheckConfig, numbers: &mut SplitMix64, device: &burn::tensor::Device) -> Self {
         let (inputs, hidden) = (config.inputs, config.hidden);
-        let matrix = |numbers: &mut SplitMix, rows: usize, cols: usize| {
+        let matrix = |numbers: &mut SplitMix64, rows: usize, cols: usize| {
             let scale = 1.0 / (rows as f32).sqrt();
             let values = numbers.uniform(rows * cols, scale);
             Param::from_tensor(Tensor::from_data(
@@ -95,7 +96,7 @@ impl Mlp {
                 device,
             ))
         };
-        let row = |numbers: &mut SplitMix, len: usize| {
+        let row = |numbers: &mut SplitMix64, len: usize| {
             let values = numbers.uniform(len, 0.1);
             Param::from_tensor(Tensor::from_data(TensorData::new(values, [1, len]), device))
         };
@@ -150,7 +151,7 @@ async fn train(
     report: &mut CheckReport,
 ) -> Result<CheckResult, LabError> {
     let device = device.device.clone().autodiff();
-    let mut numbers = SplitMix(config.seed);
+    let mut numbers = SplitMix64::new(config.seed);
     let mut model = Mlp::new(config, &mut numbers, &device);
     let (inputs, targets) = regression_data(config, &mut numbers, &device);
     let mut optimizer = AdamConfig::new().with_epsilon(ADAM_EPSILON).init();
@@ -220,7 +221,7 @@ async fn read<const D: usize>(tensor: Tensor<D>) -> Result<Vec<f32>, LabError> {
 /// Inputs uniform in [-1, 1] and a smooth nonlinear target of them.
 fn regression_data(
     config: &CheckConfig,
-    numbers: &mut SplitMix,
+    numbers: &mut SplitMix64,
     device: &burn::tensor::Device,
 ) -> (Tensor<2>, Tensor<2>) {
     let inputs = numbers.uniform(config.samples * config.inputs, 1.0);
@@ -241,27 +242,4 @@ fn regression_data(
         ),
         Tensor::from_data(TensorData::new(targets, [config.samples, 1]), device),
     )
-}
-
-/// SplitMix64: a tiny integer generator that yields the same numbers on every target.
-struct SplitMix(u64);
-
-impl SplitMix {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    /// `count` values uniform in [-scale, scale], exact in f32 (24-bit mantissas).
-    fn uniform(&mut self, count: usize, scale: f32) -> Vec<f32> {
-        (0..count)
-            .map(|_| {
-                let unit = (self.next() >> 40) as f32 / (1u64 << 24) as f32;
-                (2.0 * unit - 1.0) * scale
-            })
-            .collect()
-    }
 }

@@ -1,7 +1,7 @@
 """Runs every oracle script in this folder and writes its fixture, or with --check compares
 the fresh output with the committed fixture.
 
-Each `tests/oracle/NAME.py` prints JSON on standard output; its fixture is
+Each `tests/oracle/NAME.py` (but for shared modules, named `_*.py`) prints JSON on standard output; its fixture is
 `tests/fixtures/NAME.json`. The check allows a relative difference of 1e-6, because PyTorch's
 CPU kernels may round differently on another processor; on one machine the output is exact.
 """
@@ -19,7 +19,9 @@ RELATIVE_TOLERANCE = 1e-6
 
 
 def oracles():
-    return sorted(p for p in HERE.glob("*.py") if p.name != "regenerate.py")
+    return sorted(
+        p for p in HERE.glob("*.py") if p.name != "regenerate.py" and not p.name.startswith("_")
+    )
 
 
 def differences(fresh, committed, where="$"):
