@@ -20,6 +20,10 @@ pub enum LabError {
     Config(String),
     #[error(transparent)]
     WordNet(#[from] crate::superhf::meteor::WordNetError),
+    #[error("cannot load the weights: {0}")]
+    Weights(String),
+    #[error("the model's configuration is not usable: {0}")]
+    ModelConfig(String),
     #[error("the run diverged at step {step}: {what}")]
     Diverged { step: usize, what: String },
 }

@@ -6,6 +6,8 @@
 
 pub mod device;
 pub mod error;
+pub mod explain;
+pub mod models;
 pub mod progress;
 pub mod report;
 pub mod rng;

@@ -1,0 +1,10 @@
+//! Mask explanations of an image classifier's decision: ShearletX and its baselines, and the
+//! metrics that compare them.
+//!
+//! Every masking method optimises a mask over the coefficients of some representation of the
+//! image (shearlets, wavelets, or the pixels themselves), so they share one interface: a
+//! [`Representation`] turns images into a flat vector of coefficients per channel and back.
+
+pub mod representation;
+
+pub use representation::Representation;
