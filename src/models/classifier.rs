@@ -13,5 +13,13 @@ pub trait ImageClassifier {
 
     /// Shapes: `images` is `[batch, 3, height, width]` with values in [0, 1]; the result is
     /// `[batch, classes]` logits.
-    fn logits(&self, images: Tensor<4>) -> Tensor<2>;
+    fn logits(&self, images: Tensor<4>) -> Tensor<2> {
+        self.features_and_logits(images).1
+    }
+
+    /// The output of the last convolutional block (what Grad-CAM weighs) and the logits.
+    ///
+    /// Shapes: `images` as for [`ImageClassifier::logits`]; the features are
+    /// `[batch, channels, rows, cols]`, the logits `[batch, classes]`.
+    fn features_and_logits(&self, images: Tensor<4>) -> (Tensor<4>, Tensor<2>);
 }
