@@ -5,6 +5,8 @@
 //! image (shearlets, wavelets, or the pixels themselves), so they share one interface: a
 //! [`Representation`] turns images into a flat vector of coefficients per channel and back.
 
+pub mod pixel;
 pub mod representation;
 
+pub use pixel::PixelRepresentation;
 pub use representation::Representation;
