@@ -5,8 +5,11 @@
 //! image (shearlets, wavelets, or the pixels themselves), so they share one interface: a
 //! [`Representation`] turns images into a flat vector of coefficients per channel and back.
 
+mod host;
+pub mod metrics;
 pub mod pixel;
 pub mod representation;
 
+pub use metrics::ExplanationScores;
 pub use pixel::PixelRepresentation;
 pub use representation::Representation;
