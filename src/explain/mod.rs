@@ -5,11 +5,14 @@
 //! image (shearlets, wavelets, or the pixels themselves), so they share one interface: a
 //! [`Representation`] turns images into a flat vector of coefficients per channel and back.
 
+mod bilinear;
+pub mod gradcam;
 mod host;
 pub mod metrics;
 pub mod pixel;
 pub mod representation;
 
+pub use gradcam::{FeatureClassifier, GradCamConfig, GradCamResult, grad_cam};
 pub use metrics::ExplanationScores;
 pub use pixel::PixelRepresentation;
 pub use representation::Representation;
