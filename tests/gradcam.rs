@@ -1,9 +1,9 @@
 //! Grad-CAM against the `grad-cam` package (pytorch-grad-cam) on a small random network.
 //!
 //! `tests/fixtures/gradcam.json` comes from `tests/oracle/gradcam.py`: a miniature VGG
-//! (two stride-2 convolutions with ReLU as its last convolutional block, a 2x2 average pool,
-//! two linear layers) with weights drawn by `named_uniform`, rebuilt here from the fixture's
-//! list, and `GradCAM(model, target_layers=[model.features])` on a random 48x40 image, for the
+//! (`tests/tiny_vgg`: two stride-2 convolutions with ReLU as its last convolutional block, a
+//! 2x2 average pool, two linear layers) with weights drawn by `named_uniform`, rebuilt here
+//! from the fixture's list, and `GradCAM(model, target_layers=[model.features])` on a random 48x40 image, for the
 //! top class and for a fixed one. The feature-map weights come from plain autograd.
 //!
 //! Tolerance: 1e-4 absolute on the heatmap (values in [0, 1]) and relative to the largest
@@ -11,16 +11,15 @@
 //! normaliser, and OpenCV's bilinear resize rounds its weights in f32.
 
 mod common;
+mod tiny_vgg;
 
-use burn::tensor::module::{avg_pool2d, conv2d};
-use burn::tensor::ops::{AvgPoolOptions, ConvOptions};
 use burn::tensor::{Device, Tensor, TensorData};
 use common::WeightSpec;
 use superlab::device::{BackendChoice, LabDevice, Requirements};
-use superlab::explain::{FeatureClassifier, GradCamConfig, grad_cam};
+use superlab::explain::{GradCamConfig, grad_cam};
 use superlab::models::classifier::ImageClassifier;
-use superlab::models::weights::WeightSource;
 use superlab::rng::named_uniform;
+use tiny_vgg::TinyVgg;
 
 const TOLERANCE: f64 = 1e-4;
 
@@ -41,96 +40,6 @@ struct Case {
     channel_weights: Vec<f64>,
 }
 
-struct Conv {
-    weight: Tensor<4>,
-    bias: Tensor<1>,
-}
-
-struct Linear {
-    /// `[inputs, outputs]`: PyTorch's weight transposed.
-    weight: Tensor<2>,
-    /// `[1, outputs]`.
-    bias: Tensor<2>,
-}
-
-/// The oracle's `TinyVgg`.
-struct TinyVgg {
-    convs: [Conv; 2],
-    linears: [Linear; 2],
-}
-
-impl TinyVgg {
-    fn load(fixture: &Fixture, device: &Device) -> Self {
-        let weights = common::weights_from_spec(fixture.seed, &fixture.weights);
-        let conv = |name: &str, shape: [usize; 4]| Conv {
-            weight: weights
-                .tensor(&format!("{name}.weight"), shape, device)
-                .unwrap(),
-            bias: weights
-                .tensor(&format!("{name}.bias"), [shape[0]], device)
-                .unwrap(),
-        };
-        let linear = |name: &str, [outputs, inputs]: [usize; 2]| Linear {
-            weight: weights
-                .tensor::<2>(&format!("{name}.weight"), [outputs, inputs], device)
-                .unwrap()
-                .transpose(),
-            bias: weights
-                .tensor::<1>(&format!("{name}.bias"), [outputs], device)
-                .unwrap()
-                .reshape([1, outputs]),
-        };
-        Self {
-            convs: [
-                conv("features.0", [8, 3, 3, 3]),
-                conv("features.2", [16, 8, 3, 3]),
-            ],
-            linears: [
-                linear("classifier.0", [32, 480]),
-                linear("classifier.2", [10, 32]),
-            ],
-        }
-    }
-}
-
-impl ImageClassifier for TinyVgg {
-    fn classes(&self) -> usize {
-        10
-    }
-
-    fn input_size(&self) -> usize {
-        48
-    }
-
-    fn features_and_logits(&self, images: Tensor<4>) -> (Tensor<4>, Tensor<2>) {
-        let options = ConvOptions::new([2, 2], [1, 1], [1, 1], 1);
-        let features = self.convs.iter().fold(images, |x, conv| {
-            let y = conv2d(
-                x,
-                conv.weight.clone(),
-                Some(conv.bias.clone()),
-                options.clone(),
-            );
-            burn::tensor::activation::relu(y)
-        });
-        let logits = self.logits_from_features(features.clone());
-        (features, logits)
-    }
-}
-
-impl FeatureClassifier for TinyVgg {
-    /// Shapes: `features` is `[batch, 16, 12, 10]`, pooled to `[batch, 16, 6, 5]`.
-    fn logits_from_features(&self, features: Tensor<4>) -> Tensor<2> {
-        let [batch, ..] = features.dims();
-        let pooled = avg_pool2d(features, AvgPoolOptions::new([2, 2]).with_stride([2, 2]));
-        let flat = pooled.reshape([batch, 480]);
-        let [first, second] = &self.linears;
-        let hidden = flat.matmul(first.weight.clone()) + first.bias.clone();
-        let hidden = burn::tensor::activation::relu(hidden);
-        hidden.matmul(second.weight.clone()) + second.bias.clone()
-    }
-}
-
 fn largest_difference(ours: &[f32], reference: &[f64]) -> (f64, usize) {
     assert_eq!(ours.len(), reference.len());
     ours.iter()
@@ -145,7 +54,7 @@ fn largest_difference(ours: &[f32], reference: &[f64]) -> (f64, usize) {
 
 fn check_on(device: &Device, what: &str) {
     let fixture: Fixture = common::fixture("gradcam");
-    let model = TinyVgg::load(&fixture, device);
+    let model = TinyVgg::load(fixture.seed, &fixture.weights, device);
     let count = fixture.image.iter().product();
     let image = Tensor::<4>::from_data(
         TensorData::new(
@@ -218,7 +127,7 @@ fn grad_cam_matches_the_grad_cam_package_on_wgpu() {
 fn a_class_outside_the_classifier_is_refused() {
     let fixture: Fixture = common::fixture("gradcam");
     let device = Device::flex();
-    let model = TinyVgg::load(&fixture, &device);
+    let model = TinyVgg::load(fixture.seed, &fixture.weights, &device);
     let image = Tensor::<4>::zeros(fixture.image, &device);
     let config = GradCamConfig { class: Some(10) };
     let error = pollster::block_on(grad_cam(&model, image.clone(), &config)).unwrap_err();

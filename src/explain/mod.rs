@@ -6,12 +6,14 @@
 //! [`Representation`] turns images into a flat vector of coefficients per channel and back.
 
 mod bilinear;
+pub mod extremal;
 pub mod gradcam;
 mod host;
 pub mod metrics;
 pub mod pixel;
 pub mod representation;
 
+pub use extremal::{ExtremalConfig, ExtremalResult, extremal_perturbation};
 pub use gradcam::{FeatureClassifier, GradCamConfig, GradCamResult, grad_cam};
 pub use metrics::ExplanationScores;
 pub use pixel::PixelRepresentation;

@@ -1,12 +1,9 @@
 """Reference Grad-CAM heatmaps of a small random torchvision-style network, computed by the
 `grad-cam` package (pytorch-grad-cam).
 
-The network is a miniature VGG: `features` (3x3 convolutions with stride 2 and padding 1,
-3 -> 8 -> 16 channels, each followed by ReLU), a 2x2 average pool, and a classifier
-(flatten, linear 480 -> 32, ReLU, linear 32 -> 10). Every weight is drawn with
-`named_uniform` under its PyTorch name, so the lab rebuilds the same network from the
-fixture's list. The image is `[1, 3, 48, 40]`, uniform in [0, 1] (`named_uniform("image")`),
-so the feature maps are 12x10 and the heatmap is enlarged to a non-square image.
+The network is `_tiny_vgg.TinyVgg`, a miniature VGG with random weights drawn by
+`named_uniform`, and the image `[1, 3, 48, 40]` uniform in [0, 1], so the 12x10 feature maps
+are enlarged to a non-square image.
 
 `GradCAM(model, target_layers=[model.features])` is called for the top class (`targets=None`)
 and for a fixed class (`ClassifierOutputTarget`); the fixture keeps each whole heatmap
@@ -22,47 +19,12 @@ import numpy as np
 import torch
 from pytorch_grad_cam import GradCAM
 from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
-from torch import nn
 
-from _common import named_uniform
+import _tiny_vgg
 
 SEED = 53
-IMAGE = [1, 3, 48, 40]
-CLASSES = 10
 FIXED_CLASS = 3
 SIGNIFICANT_DIGITS = 9
-
-
-class TinyVgg(nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.features = nn.Sequential(
-            nn.Conv2d(3, 8, 3, stride=2, padding=1),
-            nn.ReLU(),
-            nn.Conv2d(8, 16, 3, stride=2, padding=1),
-            nn.ReLU(),
-        )
-        self.avgpool = nn.AvgPool2d(2)
-        self.classifier = nn.Sequential(nn.Linear(16 * 6 * 5, 32), nn.ReLU(), nn.Linear(32, CLASSES))
-
-    def head(self, features):
-        return self.classifier(torch.flatten(self.avgpool(features), 1))
-
-    def forward(self, x):
-        return self.head(self.features(x))
-
-
-def build():
-    model = TinyVgg().eval()
-    spec = []
-    with torch.no_grad():
-        for name, parameter in model.named_parameters():
-            shape = list(parameter.shape)
-            fan_in = int(np.prod(shape[1:])) if len(shape) > 1 else 1
-            scale = 0.1 if name.endswith("bias") else float(2.0 / np.sqrt(fan_in))
-            parameter.copy_(torch.from_numpy(named_uniform(SEED, name, shape, scale)))
-            spec.append({"name": name, "shape": shape, "scale": scale, "offset": 0.0})
-    return model, spec
 
 
 def rounded_list(values):
@@ -92,8 +54,8 @@ def case(model, image, target):
 
 def main():
     torch.set_num_threads(1)
-    model, spec = build()
-    image = torch.from_numpy(named_uniform(SEED, "image", IMAGE, 0.5, 0.5))
+    model, spec = _tiny_vgg.build(SEED)
+    image = _tiny_vgg.image(SEED)
     with torch.no_grad():
         logits = model(image)[0]
     fixture = {
@@ -102,7 +64,7 @@ def main():
         + ", torch "
         + torch.__version__,
         "seed": SEED,
-        "image": IMAGE,
+        "image": _tiny_vgg.IMAGE,
         "weights": spec,
         "logits": rounded_list(logits),
         "cases": [case(model, image, None), case(model, image, FIXED_CLASS)],
