@@ -109,7 +109,7 @@ fn mask(f: &Fixture) -> Tensor<2> {
 }
 
 fn values<const D: usize>(tensor: Tensor<D>) -> Vec<f32> {
-    tensor.into_data().to_vec::<f32>().unwrap()
+    tensor.into_data().try_into_vec::<f32>().unwrap()
 }
 
 fn scalar(tensor: Tensor<1>) -> f64 {
@@ -136,7 +136,13 @@ fn superhf_loss_and_gradient_match_pytorch() {
     let gradient = logits_policy.grad(&gradients).unwrap();
     let got = [loss.cross_entropy, loss.kl, loss.total].map(scalar);
     let want = [f.superhf.cross_entropy, f.superhf.kl, f.superhf.total];
-    assert_close("cross-entropy, KL, total", &got.map(|v| v as f32), &want, TOLERANCE, true);
+    assert_close(
+        "cross-entropy, KL, total",
+        &got.map(|v| v as f32),
+        &want,
+        TOLERANCE,
+        true,
+    );
     assert_close(
         "gradient of the SuperHF loss w.r.t. the policy logits",
         &values(gradient),
@@ -176,8 +182,20 @@ fn ppo_loss_and_gradients_match_pytorch() {
     ]
     .map(|t| scalar(t) as f32);
     let p = &f.ppo;
-    let want = [p.policy, p.value, p.total, p.clip_fraction, p.approximate_kl];
-    assert_close("PPO policy, value, total, clip fraction, KL", &got, &want, TOLERANCE, true);
+    let want = [
+        p.policy,
+        p.value,
+        p.total,
+        p.clip_fraction,
+        p.approximate_kl,
+    ];
+    assert_close(
+        "PPO policy, value, total, clip fraction, KL",
+        &got,
+        &want,
+        TOLERANCE,
+        true,
+    );
     assert!(
         p.clip_fraction > 0.0 && p.clip_fraction < 1.0,
         "the fixture must clip some positions and not others"
@@ -206,12 +224,30 @@ fn bradley_terry_matches_pytorch() {
     let loss = bradley_terry(chosen.clone(), rejected.clone());
     let gradients = loss.backward();
     let got = scalar(loss) as f32;
-    assert_close("Bradley-Terry loss", &[got], &[f.bradley_terry.loss], TOLERANCE, true);
+    assert_close(
+        "Bradley-Terry loss",
+        &[got],
+        &[f.bradley_terry.loss],
+        TOLERANCE,
+        true,
+    );
     let chosen_gradient = values(chosen.grad(&gradients).unwrap());
     let rejected_gradient = values(rejected.grad(&gradients).unwrap());
     let bt = &f.bradley_terry;
-    assert_close("gradient, chosen", &chosen_gradient, &bt.gradient_chosen, TOLERANCE, true);
-    assert_close("gradient, rejected", &rejected_gradient, &bt.gradient_rejected, TOLERANCE, true);
+    assert_close(
+        "gradient, chosen",
+        &chosen_gradient,
+        &bt.gradient_chosen,
+        TOLERANCE,
+        true,
+    );
+    assert_close(
+        "gradient, rejected",
+        &rejected_gradient,
+        &bt.gradient_rejected,
+        TOLERANCE,
+        true,
+    );
 }
 
 #[test]
@@ -226,11 +262,23 @@ fn advantages_and_whitening_match_numpy() {
         let score = named_uniform(f.seed, &format!("gae_score_{i}"), 1, 2.0, 0.0)[0];
         assert_eq!(score, row.score);
         let rewards = token_rewards(score, &logp_policy, &logp_reference, a.kl_coefficient);
-        assert_close(&format!("rewards of row {i}"), &rewards, &row.rewards, TOLERANCE, true);
+        assert_close(
+            &format!("rewards of row {i}"),
+            &rewards,
+            &row.rewards,
+            TOLERANCE,
+            true,
+        );
         let (advantages, returns) = generalised_advantages(&rewards, &values, a.gamma, a.lambda);
         let what = format!("advantages of row {i}");
         assert_close(&what, &advantages, &row.advantages, TOLERANCE, true);
-        assert_close(&format!("returns of row {i}"), &returns, &row.returns, TOLERANCE, true);
+        assert_close(
+            &format!("returns of row {i}"),
+            &returns,
+            &row.returns,
+            TOLERANCE,
+            true,
+        );
         all_advantages.push(advantages);
     }
     whiten(&mut all_advantages, false);
