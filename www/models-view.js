@@ -75,7 +75,7 @@ export function createModelsView(send) {
       ]);
       item.dataset.path = path;
       $('model-progress').append(item);
-      bars.set(path, { progress, amount });
+      bars.set(path, { item, progress, amount });
     }
     return bars.get(path);
   }
@@ -152,7 +152,8 @@ export function createModelsView(send) {
         `Downloading ${plan.id} at ${plan.commit.slice(0, 10)}: ${plan.files.length} files, ` +
           `${formatBytes(plan.totalBytes)}.`,
       );
-      for (const file of plan.files) bar(file.path);
+      // A sharded checkpoint's index arrives before the plan; the bars follow the plan's order.
+      $('model-progress').append(...plan.files.map((file) => bar(file.path).item));
     },
     'model-progress'({ path, loaded, total }) {
       const { progress, amount } = bar(path);

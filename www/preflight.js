@@ -35,7 +35,7 @@ export function deviceFromReport(report) {
   if (report?.backend !== 'wgpu' || !limits) return { backend: 'cpu' };
   return {
     backend: 'wgpu',
-    name: report.adapter.name || 'the GPU',
+    name: report.adapter.name || 'WebGPU adapter',
     maxBufferSize: limits.max_buffer_size,
     maxStorageBufferBindingSize: limits.max_storage_buffer_binding_size,
   };
@@ -47,7 +47,7 @@ export async function probeDevice() {
   if (!adapter) return { backend: 'cpu' };
   return {
     backend: 'wgpu',
-    name: adapter.info?.description || adapter.info?.vendor || 'the GPU',
+    name: adapter.info?.description || adapter.info?.vendor || 'WebGPU adapter',
     maxBufferSize: adapter.limits.maxBufferSize,
     maxStorageBufferBindingSize: adapter.limits.maxStorageBufferBindingSize,
   };
@@ -99,7 +99,7 @@ function tensorCheck(largest, device) {
     ? Math.min(device.maxBufferSize, device.maxStorageBufferBindingSize)
     : WASM_MEMORY_BYTES;
   const holder = gpu
-    ? `${device.name} binds per buffer`
+    ? `the GPU (${device.name}) binds per buffer`
     : "the CPU backend's WebAssembly memory holds";
   const bytes = largest.elements * BYTES_PER_WEIGHT;
   const fits = bytes <= limit;

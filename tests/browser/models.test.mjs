@@ -486,7 +486,7 @@ describe('the model store', { timeout: 10 * SLOW }, () => {
     const { context, page } = await openLab(hub);
     const gpu = {
       backend: 'wgpu',
-      name: 'a test GPU',
+      name: 'Test GPU',
       maxBufferSize: 1 << 30,
       maxStorageBufferBindingSize: 128 << 10,
     };
@@ -518,7 +518,7 @@ describe('the model store', { timeout: 10 * SLOW }, () => {
     );
     assert.match(
       cramped.statement,
-      /The largest tensor, wte\.weight \[512 × 128\], takes 256\.0 KiB as f32, more than the 128\.0 KiB a test GPU binds per buffer/,
+      /The largest tensor, wte\.weight \[512 × 128\], takes 256\.0 KiB as f32, more than the 128\.0 KiB the GPU \(Test GPU\) binds per buffer/,
     );
     const refused = await load(page, TINY, { estimate: { quota: 100_000, usage: 40_000 } });
     assert.equal(refused.error?.code, 'does-not-fit');
@@ -593,7 +593,10 @@ describe('the model store', { timeout: 10 * SLOW }, () => {
       {
         name: 'other.pth',
         mimeType: 'application/octet-stream',
-        buffer: readFileSync(asset('models/efficientnet-lite0/efficientnet-lite0-57934424.pth')),
+        // The first 4 KiB of a real checkpoint: enough to be recognised, as the store reads.
+        buffer: readFileSync(
+          asset('models/efficientnet-lite0/efficientnet-lite0-57934424.pth'),
+        ).subarray(0, 4096),
       },
     ]);
     assert.equal(twoModels.error?.code, 'mixed-formats');
@@ -663,6 +666,59 @@ describe('the model store', { timeout: 10 * SLOW }, () => {
       return (await formats.inspectFile(file.name, file.size, formats.blobReader(file))).layout;
     });
     assert.equal(kinds, 'zip');
+    await context.close();
+  });
+});
+
+describe('on WebGPU', { timeout: 4 * SLOW }, () => {
+  let gpuBrowser;
+  before(async () => {
+    gpuBrowser = await launchBrowser({ webgpu: true });
+  });
+  after(() => gpuBrowser?.close());
+
+  test("the preflight measures tensors against the adapter's buffer limits", async () => {
+    const hub = new FakeHub();
+    hub.add(TINY, tinyRepo());
+    const context = await gpuBrowser.newContext();
+    await hub.install(context);
+    await context.route(`${server.url}pkg/superlab.js`, (route) =>
+      route.fulfill({ contentType: 'text/javascript', body: STAND_IN_CORE }),
+    );
+    const page = await context.newPage();
+    await page.goto(server.url);
+    await exposeStore(page);
+    const { device, limits, check } = await page.evaluate(async (id) => {
+      const adapter = await navigator.gpu.requestAdapter();
+      const device = await store.probeDevice();
+      const check = await store.preflight(await store.planHubModel(id), { device });
+      const { maxBufferSize, maxStorageBufferBindingSize } = adapter.limits;
+      return { device, limits: { maxBufferSize, maxStorageBufferBindingSize }, check };
+    }, TINY);
+    assert.equal(device.backend, 'wgpu');
+    assert.equal(device.maxBufferSize, limits.maxBufferSize);
+    assert.equal(device.maxStorageBufferBindingSize, limits.maxStorageBufferBindingSize);
+    const limit = Math.min(limits.maxBufferSize, limits.maxStorageBufferBindingSize);
+    const tensor = check.checks.find((item) => item.what === 'tensor');
+    assert.equal(tensor.fits, true);
+    const shown = await page.evaluate((limit) => store.formatBytes(limit), limit);
+    assert.match(tensor.text, new RegExp(`within the ${shown} the GPU \\(.+\\) binds per buffer`));
+    assert.match(check.checks.find((item) => item.what === 'memory').text, /WebGPU does not say/);
+    const fromReport = await page.evaluate(() =>
+      store.deviceFromReport({
+        backend: 'wgpu',
+        adapter: {
+          name: 'SwiftShader',
+          limits: { max_buffer_size: 4096, max_storage_buffer_binding_size: 2048 },
+        },
+      }),
+    );
+    assert.deepEqual(fromReport, {
+      backend: 'wgpu',
+      name: 'SwiftShader',
+      maxBufferSize: 4096,
+      maxStorageBufferBindingSize: 2048,
+    });
     await context.close();
   });
 });
