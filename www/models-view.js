@@ -170,7 +170,12 @@ export function createModelsView(send) {
       pending?.resolve(model);
       pending = null;
     },
-    'model-error'({ message, code, preflight }) {
+    'model-error'({ about, message, code, preflight }) {
+      if (about === 'cache') {
+        showError(message);
+        listWaiters.splice(0).forEach((resolve) => resolve(cached));
+        return;
+      }
       const tooLarge = code === 'does-not-fit';
       // What does not fit is listed just above; the error only says what to do about it.
       showError(

@@ -95,10 +95,10 @@ const commands = {
     modelLoad?.abort();
   },
   'model-list'() {
-    return modelCommand(postCachedModels);
+    return modelCommand('cache', postCachedModels);
   },
   'model-delete'({ id, commit }) {
-    return modelCommand(async () => {
+    return modelCommand('cache', async () => {
       await deleteCached(id, commit);
       await postCachedModels();
     });
@@ -109,23 +109,24 @@ async function postCachedModels() {
   post({ type: 'model-cache', models: await listCached(), storage: await storageEstimate() });
 }
 
-// A model that cannot be loaded leaves the lab working: its errors have their own message.
-function modelError(code, message, preflight = null) {
-  return { type: 'model-error', code, message, preflight };
+// `about` tells a failed load ('load') from a failed look at the kept models ('cache').
+function modelError(about, code, message, preflight = null) {
+  return { type: 'model-error', about, code, message, preflight };
 }
 
-async function modelCommand(action) {
+// A model that cannot be loaded leaves the lab working: its errors have their own message.
+async function modelCommand(about, action) {
   try {
     await action();
   } catch (error) {
-    post(modelError(error.code ?? 'internal', error.message, error.preflight));
+    post(modelError(about, error.code ?? 'internal', error.message, error.preflight));
   }
 }
 
 // One load at a time, cancellable with model-cancel; the kept list is sent again afterwards.
 async function loadModel(load) {
   if (modelLoad) {
-    post(modelError('busy', 'A model is loading already: wait for it, or cancel it.'));
+    post(modelError('load', 'busy', 'A model is loading already: wait for it, or cancel it.'));
     return;
   }
   modelLoad = new AbortController();
@@ -134,13 +135,13 @@ async function loadModel(load) {
     onProgress: (progress) => post({ type: 'model-progress', ...progress }),
     onPlan: (plan, preflight) => post({ type: 'model-plan', plan, preflight }),
   };
-  await modelCommand(async () => {
+  await modelCommand('load', async () => {
     options.device = deviceReport ? deviceFromReport(deviceReport) : await probeDevice();
     model = await load(options);
     post({ type: 'model-loaded', model: describeModel(model) });
   });
   modelLoad = null;
-  await modelCommand(postCachedModels);
+  await modelCommand('cache', postCachedModels);
 }
 
 // A trapped WebAssembly instance cannot be used again: the page must start a new worker.
