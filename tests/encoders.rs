@@ -671,6 +671,20 @@ fn unreadable_batches_are_clear_errors() {
     let types = types.with_token_types(&[vec![0, 2]]).unwrap();
     assert_mentions(&rewards_error(types), &["token type 2"]);
 
+    let distilbert = &fixture.classifiers["distilbert_sentiment"];
+    let model = reward_model(
+        fixture.seed,
+        &distilbert.config,
+        &distilbert.weights,
+        &device,
+    );
+    let types = TokenBatch::right_padded(&[vec![1, 2]], 0, &device).unwrap();
+    let types = types.with_token_types(&[vec![0, 1]]).unwrap();
+    assert_mentions(
+        &model.rewards(&types).unwrap_err().to_string(),
+        &["no token types"],
+    );
+
     let empty: [Vec<u32>; 0] = [];
     assert!(TokenBatch::right_padded(&empty, 0, &device).is_err());
     assert!(TokenBatch::right_padded(&[vec![1], vec![]], 0, &device).is_err());

@@ -138,9 +138,12 @@ impl TokenBatch {
             )));
         }
         if let Some(largest) = self.largest_type.filter(|&t| t as usize >= type_vocab_size) {
-            return Err(LabError::Config(format!(
-                "the token type {largest} is outside {model}'s {type_vocab_size} token types"
-            )));
+            return Err(LabError::Config(match type_vocab_size {
+                1 => format!("{model} has no token types: give none (or only type 0)"),
+                _ => format!(
+                    "the token type {largest} is outside {model}'s {type_vocab_size} token types"
+                ),
+            }));
         }
         Ok(())
     }
