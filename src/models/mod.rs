@@ -4,6 +4,7 @@ pub mod activation;
 pub mod attention;
 pub mod cache;
 pub mod classifier;
+pub mod encoder;
 pub mod generate;
 pub mod gpt2;
 pub mod weights;
