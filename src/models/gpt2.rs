@@ -61,7 +61,7 @@ impl Gpt2Config {
                     .into(),
             ));
         }
-        if self.n_embd % self.n_head != 0 {
+        if !self.n_embd.is_multiple_of(self.n_head) {
             return Err(LabError::ModelConfig(format!(
                 "GPT-2: n_embd {} is not a multiple of n_head {}",
                 self.n_embd, self.n_head
