@@ -6,6 +6,8 @@ pub mod cache;
 pub mod classifier;
 pub mod generate;
 pub mod gpt2;
+pub mod torch_legacy;
+pub mod vision;
 pub mod weights;
 
 use crate::LabError;
