@@ -297,7 +297,7 @@ impl<'a> Machine<'a> {
     }
 
     fn set_items(&mut self, target: Value, pairs: Vec<Value>) -> Result<(), PickleError> {
-        if pairs.len() % 2 != 0 {
+        if !pairs.len().is_multiple_of(2) {
             return self.fail("the pickle sets a key without a value; the file is corrupt");
         }
         let pairs: Vec<(Value, Value)> = pairs.chunks(2).map(|kv| (kv[0], kv[1])).collect();
