@@ -8,6 +8,9 @@
 //! targets, and autograd's gradient with respect to the images. The lab rebuilds the same
 //! checkpoint as a safetensors file, loads it through its own reader and computes in f32.
 //!
+//! The same checks run on wgpu (Mesa's lavapipe where there is no GPU), whose kernels the
+//! browser uses through WebGPU.
+//!
 //! Tolerances: logits and features within 1e-4 absolute (they span a few units, at most about
 //! 9 and 18), input gradients within 1e-4 of their largest magnitude (about 0.08 to 0.25). The
 //! lab computes in f32, so rounding through up to 19 layers stays near 1e-5 of the values'
@@ -20,6 +23,7 @@ use burn::tensor::{Device, Tensor, TensorData};
 use common::{WeightSpec, assert_close, weights_from_spec};
 use serde::Deserialize;
 use std::collections::BTreeMap;
+use superlab::device::{BackendChoice, LabDevice, Requirements};
 use superlab::models::classifier::ImageClassifier;
 use superlab::models::vision::{
     MobileNetV3, MobileNetV3Config, ResNet, ResNetConfig, Vgg, VggConfig,
@@ -49,6 +53,7 @@ struct Case {
     gradient: Sampled,
     feature_positions: Vec<usize>,
     features: Sampled,
+    feature_gradient: Sampled,
 }
 
 #[derive(Deserialize)]
@@ -146,10 +151,10 @@ fn sampled(
 
 /// Logits, features, loss and the loss gradient with respect to the images, in one autodiff
 /// pass.
-fn check(architecture: &str) {
+fn check(architecture: &str, device: Device) {
     let fixture = fixture();
     let case = &fixture.cases[architecture];
-    let device = Device::flex().autodiff();
+    let device = device.autodiff();
     let weights = weights_from_spec(fixture.seed, &case.weights);
     let model = load(architecture, &case.config, &weights, &device);
     let images = images(&fixture, &device).require_grad();
@@ -188,23 +193,74 @@ fn check(architecture: &str) {
     );
 }
 
+/// The wgpu device (Mesa's lavapipe where there is no GPU); the test fails without one.
+fn wgpu() -> Device {
+    let needs = Requirements::default();
+    let device = pollster::block_on(LabDevice::acquire(BackendChoice::Wgpu, &needs));
+    device.expect("a wgpu adapter").device
+}
+
 #[test]
 fn resnet18_matches_torchvision() {
-    check("resnet18");
+    check("resnet18", Device::flex());
 }
 
 #[test]
 fn vgg19_matches_torchvision() {
-    check("vgg19");
+    check("vgg19", Device::flex());
 }
 
 #[test]
 fn mobilenet_v3_small_matches_torchvision() {
-    check("mobilenet_v3_small");
+    check("mobilenet_v3_small", Device::flex());
+}
+
+/// The browser runs the classifiers on WebGPU: the same checks through wgpu's kernels.
+#[test]
+fn the_classifiers_match_torchvision_on_wgpu() {
+    let device = wgpu();
+    for architecture in ["resnet18", "vgg19", "mobilenet_v3_small"] {
+        let start = std::time::Instant::now();
+        check(architecture, device.clone());
+        println!(
+            "{architecture} on wgpu: {:.1} s",
+            start.elapsed().as_secs_f64()
+        );
+    }
 }
 
 /// timm's ResNet-18 names its tensors as torchvision does (the fixture lists timm's names and
 /// shapes, from a model built on the meta device), so `timm/resnet18.tv_in1k` loads as it is.
+/// Grad-CAM's path: the features detached and marked as a leaf, the logits computed from them
+/// alone, and the loss gradient with respect to them.
+#[test]
+fn feature_gradients_match_torchvision() {
+    let fixture = fixture();
+    let device = Device::flex().autodiff();
+    for (architecture, case) in &fixture.cases {
+        let weights = weights_from_spec(fixture.seed, &case.weights);
+        let model = load(architecture, &case.config, &weights, &device);
+        let features = model
+            .features(images(&fixture, &device))
+            .detach()
+            .require_grad();
+        let logits = model.logits_from_features(features.clone());
+        let gradients = cross_entropy(logits, &fixture.targets).backward();
+        let gradient = features
+            .grad(&gradients)
+            .expect("a gradient for the features");
+        let shape = gradient.dims().to_vec();
+        sampled(
+            &format!("{architecture} feature gradient"),
+            &values(gradient),
+            &shape,
+            &case.feature_positions,
+            &case.feature_gradient,
+            true,
+        );
+    }
+}
+
 #[test]
 fn resnet18_takes_timm_names() {
     let fixture = fixture();

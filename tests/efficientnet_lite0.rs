@@ -16,6 +16,8 @@
 //! prepared input (Pillow's decoding, prepared and rounded to 8 bits, as a PNG), which the
 //! model must classify as timm does; the lab's own decoding of them is held to looser bounds.
 //!
+//! Two photos also run through wgpu (Mesa's lavapipe where there is no GPU).
+//!
 //! Tolerances: checkpoint values exactly (f32 read as f32, int64 counters as small integers);
 //! PNG pixels exactly; prepared pixels within 1e-5 (both resample in f32 with the same filter
 //! weights, summed in another order); logits within 1e-3 absolute (they reach about 11; the
@@ -30,6 +32,7 @@ use burn::tensor::Device;
 use common::{asset, read_asset};
 use image::Rgb32FImage;
 use serde::Deserialize;
+use superlab::device::{BackendChoice, LabDevice, Requirements};
 use superlab::models::torch_legacy::{StorageDtype, TorchCheckpoint};
 use superlab::models::vision::prepare::{self, Preparation, Resampling};
 use superlab::models::vision::{Architecture, ClassNames, top_k};
@@ -264,6 +267,34 @@ fn lite0_predicts_as_timm() {
         let what = format!("{} exact input", photo.file);
         common::assert_close(&what, row, &input.logits, LOGIT_TOLERANCE, false);
         assert_eq!(top5(row), input.top5, "{what}: top 5");
+    }
+}
+
+/// TensorFlow's asymmetric padding and the depthwise convolutions through wgpu's kernels (Mesa's
+/// lavapipe where there is no GPU), which the browser uses through WebGPU: two PNG photos.
+#[test]
+fn lite0_predicts_as_timm_on_wgpu() {
+    let fixture = fixture();
+    let needs = Requirements::default();
+    let device = pollster::block_on(LabDevice::acquire(BackendChoice::Wgpu, &needs))
+        .expect("a wgpu adapter")
+        .device;
+    let model = Architecture::EfficientnetLite0
+        .load(&checkpoint(), &device)
+        .unwrap();
+    let photos: Vec<&Photo> = (fixture.photos.iter())
+        .filter(|photo| ["camera.png", "chelsea.png"].contains(&photo.file.as_str()))
+        .collect();
+    let images: Vec<Rgb32FImage> = (photos.iter())
+        .map(|photo| model.preparation().apply(&decoded(photo)).unwrap())
+        .collect();
+    let logits = model.logits(prepare::to_tensor(&images, &device).unwrap());
+    let logits = logits.into_data().try_into_vec::<f32>().unwrap();
+    for (photo, row) in photos.iter().zip(logits.chunks(model.classes())) {
+        let what = format!("{} on wgpu", photo.file);
+        common::assert_close(&what, row, &photo.logits, LOGIT_TOLERANCE, false);
+        let top5: Vec<usize> = top_k(row, 5).iter().map(|r| r.class).collect();
+        assert_eq!(top5, photo.top5, "{what}: top 5");
     }
 }
 

@@ -13,7 +13,8 @@ models see them normalised with ImageNet's mean and deviation, as the lab's clas
 inside. The loss is the mean cross-entropy against TARGETS; its gradient with respect to the
 unnormalised images is sampled at the fixture's `positions` (flat indices), with its sum and
 norm. Features are the output of the layer pytorch-grad-cam documents for each model
-(`layer4`, `features`, `features`), sampled the same way.
+(`layer4`, `features`, `features`), sampled the same way, and so is the loss gradient with
+respect to them (what Grad-CAM weighs).
 
 The fixture also keeps timm's own tensor names and shapes for its `resnet18` and `vgg19`
 (built on the meta device, no weights), which the lab's loaders accept.
@@ -114,7 +115,11 @@ def case(build, feature_layer, config, conv_gain):
     spec = assign_weights(model, conv_gain)
     captured = {}
     layer = dict(model.named_modules())[feature_layer]
-    layer.register_forward_hook(lambda _m, _i, output: captured.update(features=output))
+    def keep(_module, _inputs, output):
+        output.retain_grad()
+        captured.update(features=output)
+
+    layer.register_forward_hook(keep)
     shape = [BATCH, 3, SIDE, SIDE]
     images = torch.from_numpy(named_uniform(SEED, "images", shape, 0.5, 0.5).astype(np.float64))
     images.requires_grad_(True)
@@ -135,6 +140,7 @@ def case(build, feature_layer, config, conv_gain):
         "gradient": sample(images.grad, image_positions),
         "feature_positions": feature_positions,
         "features": sample(features, feature_positions),
+        "feature_gradient": sample(features.grad, feature_positions),
     }
 
 
