@@ -166,12 +166,19 @@ pub fn same_padding(size: usize, kernel: usize, stride: usize) -> (usize, usize)
     (total / 2, total - total / 2)
 }
 
+/// The largest weight block of a fully connected layer, in bytes: half of the 128 MiB storage
+/// binding that WebGPU guarantees. VGG's first layer (25088 x 4096, 392 MiB) exceeds it.
+const MAX_BLOCK_BYTES: usize = 64 << 20;
+
 /// A fully connected layer stored as PyTorch's `nn.Linear`: `{name}.weight` `[outputs, inputs]`
 /// and `{name}.bias` `[outputs]`.
+///
+/// A matrix larger than [`MAX_BLOCK_BYTES`] is kept as several blocks of whole output columns,
+/// each multiplied on its own, so that no GPU buffer exceeds what every WebGPU adapter binds.
 #[derive(Module, Debug)]
 pub struct Dense {
-    /// `[inputs, outputs]`, the transpose of the stored matrix.
-    weight: Param<Tensor<2>>,
+    /// Column blocks of the transpose of the stored matrix, `[inputs, outputs_i]` each.
+    blocks: Vec<Param<Tensor<2>>>,
     /// `[1, outputs]`.
     bias: Param<Tensor<2>>,
 }
@@ -196,23 +203,59 @@ impl Dense {
         device: &Device,
     ) -> Result<Self, LabError> {
         let bias = read(weights, &format!("{name}.bias"), &[outputs])?;
-        let mut transposed = vec![0.0; rows.len()];
-        for (o, row) in rows.chunks_exact(inputs).enumerate() {
-            for (i, &w) in row.iter().enumerate() {
-                transposed[i * outputs + o] = w;
-            }
-        }
-        let weight = Tensor::from_data(TensorData::new(transposed, [inputs, outputs]), device);
+        let block_columns = (MAX_BLOCK_BYTES / (4 * inputs.max(1))).max(1);
+        Ok(Self::new(
+            &rows,
+            bias,
+            [inputs, outputs],
+            block_columns,
+            device,
+        ))
+    }
+
+    fn new(
+        rows: &[f32],
+        bias: Vec<f32>,
+        [inputs, outputs]: [usize; 2],
+        block_columns: usize,
+        device: &Device,
+    ) -> Self {
+        let blocks = (0..outputs)
+            .step_by(block_columns)
+            .map(|first| {
+                let width = block_columns.min(outputs - first);
+                let mut transposed = vec![0.0; inputs * width];
+                for (o, row) in rows
+                    .chunks_exact(inputs)
+                    .skip(first)
+                    .take(width)
+                    .enumerate()
+                {
+                    for (i, &w) in row.iter().enumerate() {
+                        transposed[i * width + o] = w;
+                    }
+                }
+                let block = TensorData::new(transposed, [inputs, width]);
+                Param::from_tensor(Tensor::from_data(block, device))
+            })
+            .collect();
         let bias = Tensor::from_data(TensorData::new(bias, [1, outputs]), device);
-        Ok(Self {
-            weight: Param::from_tensor(weight),
+        Self {
+            blocks,
             bias: Param::from_tensor(bias),
-        })
+        }
     }
 
     /// Shapes: `x` is `[batch, inputs]`; the result `[batch, outputs]`.
     pub fn forward(&self, x: Tensor<2>) -> Tensor<2> {
-        x.matmul(self.weight.val()) + self.bias.val()
+        let columns: Vec<Tensor<2>> = (self.blocks.iter())
+            .map(|block| x.clone().matmul(block.val()))
+            .collect();
+        let y = match columns.len() {
+            1 => columns.into_iter().next().expect("one block"),
+            _ => Tensor::cat(columns, 1),
+        };
+        y + self.bias.val()
     }
 }
 
@@ -282,6 +325,26 @@ pub fn global_average(x: Tensor<4>) -> Tensor<2> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Split into blocks of 2 and 1 output columns, the layer computes what the whole matrix
+    /// does: `y = x W^T + b` with `W` `[outputs, inputs]`.
+    #[test]
+    fn dense_blocks_compute_the_whole_product() {
+        let rows = [1.0, 2.0, 3.0, 4.0, 5.0, 6.0, -1.0, 0.5, 2.0];
+        let bias = vec![0.5, -0.5, 1.0];
+        let device = Device::flex();
+        let x = Tensor::<2>::from_data(TensorData::new(vec![1.0, -1.0, 2.0], [1, 3]), &device);
+        for block_columns in [1, 2, 3] {
+            let dense = Dense::new(&rows, bias.clone(), [3, 3], block_columns, &device);
+            assert_eq!(dense.blocks.len(), 3usize.div_ceil(block_columns));
+            let y = dense
+                .forward(x.clone())
+                .into_data()
+                .try_into_vec::<f32>()
+                .unwrap();
+            assert_eq!(y, [5.5, 10.5, 3.5], "blocks of {block_columns}");
+        }
+    }
 
     /// TensorFlow's rule: output `ceil(n / s)`, total padding `max((out - 1) s + k - n, 0)`,
     /// the odd pixel after.
