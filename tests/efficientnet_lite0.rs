@@ -32,6 +32,8 @@ use burn::tensor::Device;
 use common::{asset, read_asset};
 use image::Rgb32FImage;
 use serde::Deserialize;
+use std::collections::HashMap;
+use superlab::LabError;
 use superlab::device::{BackendChoice, LabDevice, Requirements};
 use superlab::models::torch_legacy::{StorageDtype, TorchCheckpoint};
 use superlab::models::vision::prepare::{self, Preparation, Resampling};
@@ -50,6 +52,8 @@ const JPEG_LOGIT_TOLERANCE: f64 = 0.1;
 #[derive(Deserialize)]
 struct Fixture {
     checkpoint: Vec<TensorPrint>,
+    /// timm's `tf_efficientnet_lite0` state-dict names, in the checkpoint's order.
+    timm_names: Vec<String>,
     shorter_side: usize,
     crop: usize,
     photos: Vec<Photo>,
@@ -296,6 +300,47 @@ fn lite0_predicts_as_timm_on_wgpu() {
         let top5: Vec<usize> = top_k(row, 5).iter().map(|r| r.class).collect();
         assert_eq!(top5, photo.top5, "{what}: top 5");
     }
+}
+
+/// The checkpoint's tensors under timm's names, as the hub's `timm/tf_efficientnet_lite0.in1k`
+/// names them.
+struct TimmNamed {
+    checkpoint: TorchCheckpoint,
+    /// timm's name to the checkpoint's.
+    names: HashMap<String, String>,
+}
+
+impl WeightSource for TimmNamed {
+    fn contains(&self, name: &str) -> bool {
+        self.names.contains_key(name)
+    }
+
+    fn read_f32(&self, name: &str) -> Result<(Vec<f32>, Vec<usize>), LabError> {
+        let ours = self.names.get(name).map_or(name, String::as_str);
+        self.checkpoint.read_f32(ours)
+    }
+}
+
+/// timm's names load the same network: equal logits on a photo.
+#[test]
+fn lite0_takes_timm_names() {
+    let fixture = fixture();
+    let checkpoint = checkpoint();
+    assert_eq!(fixture.timm_names.len(), checkpoint.names().len());
+    let names = (fixture.timm_names.iter().cloned())
+        .zip(checkpoint.names().iter().cloned())
+        .collect();
+    let timm = TimmNamed { checkpoint, names };
+    let device = Device::flex();
+    let model = Architecture::EfficientnetLite0
+        .load(&timm, &device)
+        .unwrap();
+    let photo = &fixture.photos[0];
+    let image = model.preparation().apply(&decoded(photo)).unwrap();
+    let logits = model.logits(prepare::to_tensor(&[image], &device).unwrap());
+    let row = logits.into_data().try_into_vec::<f32>().unwrap();
+    let what = format!("{} through timm's names", photo.file);
+    common::assert_close(&what, &row, &photo.logits, LOGIT_TOLERANCE, false);
 }
 
 /// Standard base64 with padding, as Python's `base64.b64encode` writes it.

@@ -14,7 +14,7 @@
    lists of names differ, their order and shapes agree one to one, checked here), in float64,
    on the bicubic preparation scaled as `(255 x - 127.5) / 127.5`: all 1000 logits of each
    photo, its top 5 classes, and the gap between the 5th and 6th logits (how safely the top 5
-   is determined).
+   is determined). The fixture keeps timm's names in that order too.
 5. JPEG decoders may differ by a few levels (the standard leaves the inverse DCT's and the
    chroma upsampling's rounding open; Pillow's libjpeg-turbo and the lab's decoder do differ),
    so for the JPEG photos the fixture also carries the exact input: the bicubic preparation of
@@ -149,6 +149,7 @@ def main():
             f"{torchvision.__version__}, torch {torch.__version__}, Pillow {PIL.__version__}"
         ),
         "checkpoint": checkpoint_print(state),
+        "timm_names": list(model.state_dict().keys()),
         "shorter_side": SHORTER_SIDE,
         "crop": CROP,
         "photos": [photo_case(path, model) for path in photos],

