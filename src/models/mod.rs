@@ -7,6 +7,8 @@ pub mod classifier;
 pub mod encoder;
 pub mod generate;
 pub mod gpt2;
+pub mod torch_legacy;
+pub mod vision;
 pub mod weights;
 
 use crate::LabError;
