@@ -5,7 +5,9 @@ pub mod attention;
 pub mod cache;
 pub mod classifier;
 pub mod generate;
+pub mod gguf;
 pub mod gpt2;
+pub mod tokenizer;
 pub mod weights;
 
 use crate::LabError;
