@@ -106,7 +106,9 @@ impl GgmlType {
 
     /// The bytes of a row of `values` values, which must be whole blocks (and fit in memory).
     pub fn row_bytes(self, values: usize) -> Option<usize> {
-        let blocks = (values % self.block_len() == 0).then(|| values / self.block_len())?;
+        let blocks = values
+            .is_multiple_of(self.block_len())
+            .then(|| values / self.block_len())?;
         blocks.checked_mul(self.block_bytes())
     }
 
@@ -117,7 +119,7 @@ impl GgmlType {
     /// The values of `raw` (whole blocks of this type) as f32, in storage order; `None` for a
     /// type the lab does not read.
     pub fn dequantize(self, raw: &[u8]) -> Option<Vec<f32>> {
-        debug_assert_eq!(raw.len() % self.block_bytes(), 0);
+        debug_assert!(raw.len().is_multiple_of(self.block_bytes()));
         let values = match self {
             Self::F32 => raw
                 .chunks_exact(4)

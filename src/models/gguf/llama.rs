@@ -7,7 +7,7 @@
 //! (`[h, 2, half]` becomes `[h, half, 2]`); reading them back undoes that.
 
 use super::tokenizer::{GgufTokenizerFlavor, tokenizer_from_gguf};
-use super::{GgufFile, TensorInfo};
+use super::{GgufFile, MetaValue, TensorInfo};
 use crate::LabError;
 use crate::models::tokenizer::Tokenizer;
 use crate::models::weights::WeightSource;
@@ -229,67 +229,9 @@ fn undo_rotary_interleave(values: &[f32], shape: &[usize], heads: usize) -> Vec<
 }
 
 fn derive_config(file: &GgufFile) -> Result<LlamaHfConfig, LabError> {
-    let architecture = file.architecture()?;
-    if architecture != "llama" {
-        return Err(LabError::Weights(format!(
-            "{} holds a model of the architecture {architecture}; this reader takes Llama models \
-             (general.architecture = llama)",
-            file.file_name()
-        )));
-    }
-    if let Some(kind) = file.get("llama.rope.scaling.type").and_then(|v| v.as_str())
-        && kind != "none"
-    {
-        return Err(LabError::Weights(format!(
-            "{} scales its rotary embedding ({kind}), which the lab's Llama does not implement",
-            file.file_name()
-        )));
-    }
+    check_architecture(file)?;
     let width = file.require_usize("llama.embedding_length")?;
-    let heads = file.require_usize("llama.attention.head_count")?;
-    let kv_heads = match file.optional_u64("llama.attention.head_count_kv")? {
-        Some(kv_heads) => kv_heads as usize,
-        None => heads,
-    };
-    let positive = |value: usize, what: &str| {
-        if value == 0 {
-            Err(LabError::Weights(format!(
-                "{}: {what} is 0",
-                file.file_name()
-            )))
-        } else {
-            Ok(value)
-        }
-    };
-    let heads = positive(heads, "llama.attention.head_count")?;
-    let kv_heads = positive(kv_heads, "llama.attention.head_count_kv")?;
-    if heads % kv_heads != 0 {
-        return Err(LabError::Weights(format!(
-            "{}: {heads} attention heads cannot share {kv_heads} key-value heads evenly",
-            file.file_name()
-        )));
-    }
-    let head_dim = match file.optional_u64("llama.attention.key_length")? {
-        Some(length) => length as usize,
-        None => match file.optional_u64("llama.rope.dimension_count")? {
-            Some(count) => count as usize,
-            None => width / heads,
-        },
-    };
-    if head_dim == 0 || head_dim % 2 != 0 {
-        return Err(LabError::Weights(format!(
-            "{}: the head width {head_dim} must be even for the rotary embedding",
-            file.file_name()
-        )));
-    }
-    let embedding = file.tensor_info("token_embd.weight").map(TensorInfo::shape);
-    let vocab_size = match file.optional_u64("llama.vocab_size")? {
-        Some(size) => size as usize,
-        None => match file.get("tokenizer.ggml.tokens").and_then(|v| v.as_array()) {
-            Some(tokens) => tokens.len(),
-            None => embedding.as_ref().map_or(0, |shape| shape[0]),
-        },
-    };
+    let (heads, kv_heads, head_dim) = attention_shape(file, width)?;
     let optional_f64 = |key: &str, default: f64| match file.get(key) {
         Some(_) => file.require_f64(key),
         None => Ok(default),
@@ -301,7 +243,7 @@ fn derive_config(file: &GgufFile) -> Result<LlamaHfConfig, LabError> {
     };
     Ok(LlamaHfConfig {
         model_type: "llama".into(),
-        vocab_size,
+        vocab_size: vocab_size(file)?,
         hidden_size: width,
         intermediate_size: file.require_usize("llama.feed_forward_length")?,
         num_hidden_layers: file.require_usize("llama.block_count")?,
@@ -320,4 +262,69 @@ fn derive_config(file: &GgufFile) -> Result<LlamaHfConfig, LabError> {
         eos_token_id: token_id("tokenizer.ggml.eos_token_id")?,
         pad_token_id: token_id("tokenizer.ggml.padding_token_id")?,
     })
+}
+
+/// A Llama model without rotary scaling, which the lab's Llama does not implement.
+fn check_architecture(file: &GgufFile) -> Result<(), LabError> {
+    let architecture = file.architecture()?;
+    if architecture != "llama" {
+        return Err(LabError::Weights(format!(
+            "{} holds a model of the architecture {architecture}; this reader takes Llama models \
+             (general.architecture = llama)",
+            file.file_name()
+        )));
+    }
+    match file
+        .get("llama.rope.scaling.type")
+        .and_then(MetaValue::as_str)
+    {
+        Some(kind) if kind != "none" => Err(LabError::Weights(format!(
+            "{} scales its rotary embedding ({kind}), which the lab's Llama does not implement",
+            file.file_name()
+        ))),
+        _ => Ok(()),
+    }
+}
+
+/// Query heads, key-value heads (as many as query heads unless the file says) and the width
+/// of a head (the rotated width, or the model's width shared among the heads).
+fn attention_shape(file: &GgufFile, width: usize) -> Result<(usize, usize, usize), LabError> {
+    let heads = file.require_usize("llama.attention.head_count")?;
+    let kv_heads = file
+        .optional_usize("llama.attention.head_count_kv")?
+        .unwrap_or(heads);
+    if heads == 0 || kv_heads == 0 || !heads.is_multiple_of(kv_heads) {
+        return Err(LabError::Weights(format!(
+            "{}: {heads} attention heads cannot share {kv_heads} key-value heads evenly",
+            file.file_name()
+        )));
+    }
+    let head_dim = match file.optional_usize("llama.attention.key_length")? {
+        Some(length) => length,
+        None => file
+            .optional_usize("llama.rope.dimension_count")?
+            .unwrap_or(width / heads),
+    };
+    if head_dim == 0 || !head_dim.is_multiple_of(2) {
+        return Err(LabError::Weights(format!(
+            "{}: the head width {head_dim} must be even for the rotary embedding",
+            file.file_name()
+        )));
+    }
+    Ok((heads, kv_heads, head_dim))
+}
+
+/// `llama.vocab_size`, else the number of tokens, else the embedding's rows.
+fn vocab_size(file: &GgufFile) -> Result<usize, LabError> {
+    if let Some(size) = file.optional_usize("llama.vocab_size")? {
+        return Ok(size);
+    }
+    if let Some(tokens) = file
+        .get("tokenizer.ggml.tokens")
+        .and_then(MetaValue::as_array)
+    {
+        return Ok(tokens.len());
+    }
+    let embedding = file.tensor_info("token_embd.weight").map(TensorInfo::shape);
+    Ok(embedding.map_or(0, |shape| shape[0]))
 }

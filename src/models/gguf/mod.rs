@@ -32,6 +32,9 @@ const SMALLEST_TENSOR_INFO: usize = 8 + 4 + 8 + 4 + 8;
 /// The fewest bytes a metadata entry takes: an empty key, the type, a one-byte value.
 const SMALLEST_ENTRY: usize = 8 + 4 + 1;
 
+/// Named items in the file's order, with an index by name.
+type Indexed<T> = (Vec<(String, T)>, HashMap<String, usize>);
+
 /// One tensor's description.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TensorInfo {
@@ -74,45 +77,9 @@ impl GgufFile {
         let mut cursor = Cursor::new(file_name, &bytes);
         let version = read_header(&mut cursor)?;
         let tensor_count = cursor.length("the tensor count")?;
-        let entry_count = cursor.length("the metadata count")?;
-        if entry_count > cursor.remaining() / SMALLEST_ENTRY {
-            return Err(cursor.error(format!(
-                "the header announces {entry_count} metadata entries, more than the rest of the \
-                 file can hold: the file is cut short or corrupt"
-            )));
-        }
-        let mut metadata = Vec::with_capacity(entry_count);
-        let mut metadata_index = HashMap::with_capacity(entry_count);
-        for entry in 0..entry_count {
-            let key = cursor.string(&format!("the key of metadata entry {entry}"))?;
-            let what = format!("the value of metadata key {key}");
-            let type_id = cursor.u32(&what)?;
-            let value = MetaValue::read(&mut cursor, type_id, &what)?;
-            if metadata_index.insert(key.clone(), metadata.len()).is_some() {
-                return Err(cursor.error(format!("the metadata key {key} appears twice")));
-            }
-            metadata.push((key, value));
-        }
+        let (metadata, metadata_index) = read_metadata(&mut cursor)?;
         let alignment = read_alignment(&cursor, &metadata, &metadata_index)?;
-
-        if tensor_count > cursor.remaining() / SMALLEST_TENSOR_INFO {
-            return Err(cursor.error(format!(
-                "the header announces {tensor_count} tensors, more than the rest of the file can \
-                 describe: the file is cut short or corrupt"
-            )));
-        }
-        let mut tensors = Vec::with_capacity(tensor_count);
-        let mut tensor_index = HashMap::with_capacity(tensor_count);
-        for number in 0..tensor_count {
-            let info = read_tensor_info(&mut cursor, number, alignment)?;
-            if tensor_index
-                .insert(info.name.clone(), tensors.len())
-                .is_some()
-            {
-                return Err(cursor.error(format!("the tensor {} is described twice", info.name)));
-            }
-            tensors.push(info);
-        }
+        let (tensors, tensor_index) = read_tensor_infos(&mut cursor, tensor_count, alignment)?;
         let data_start = cursor.position().next_multiple_of(alignment);
         check_data(file_name, bytes.len(), data_start, &tensors)?;
         Ok(Self {
@@ -238,6 +205,11 @@ impl GgufFile {
         self.get(key).map(|_| self.require_u64(key)).transpose()
     }
 
+    /// An optional key that, when present, must be an integer that fits in memory sizes.
+    pub fn optional_usize(&self, key: &str) -> Result<Option<usize>, LabError> {
+        self.get(key).map(|_| self.require_usize(key)).transpose()
+    }
+
     /// An optional key that, when present, must be a boolean.
     pub fn optional_bool(&self, key: &str) -> Result<Option<bool>, LabError> {
         let Some(value) = self.get(key) else {
@@ -299,6 +271,51 @@ fn read_header(cursor: &mut Cursor) -> Result<u32, LabError> {
     }
 }
 
+/// The metadata count and entries, with an index by key.
+fn read_metadata(cursor: &mut Cursor) -> Result<Indexed<MetaValue>, LabError> {
+    let count = cursor.length("the metadata count")?;
+    if count > cursor.remaining() / SMALLEST_ENTRY {
+        return Err(cursor.error(format!(
+            "the header announces {count} metadata entries, more than the rest of the file can \
+             hold: the file is cut short or corrupt"
+        )));
+    }
+    let (mut entries, mut index) = (Vec::with_capacity(count), HashMap::with_capacity(count));
+    for entry in 0..count {
+        let key = cursor.string(&format!("the key of metadata entry {entry}"))?;
+        let what = format!("the value of metadata key {key}");
+        let type_id = cursor.u32(&what)?;
+        let value = MetaValue::read(cursor, type_id, &what)?;
+        if index.insert(key.clone(), entries.len()).is_some() {
+            return Err(cursor.error(format!("the metadata key {key} appears twice")));
+        }
+        entries.push((key, value));
+    }
+    Ok((entries, index))
+}
+
+fn read_tensor_infos(
+    cursor: &mut Cursor,
+    count: usize,
+    alignment: usize,
+) -> Result<(Vec<TensorInfo>, HashMap<String, usize>), LabError> {
+    if count > cursor.remaining() / SMALLEST_TENSOR_INFO {
+        return Err(cursor.error(format!(
+            "the header announces {count} tensors, more than the rest of the file can describe: \
+             the file is cut short or corrupt"
+        )));
+    }
+    let (mut tensors, mut index) = (Vec::with_capacity(count), HashMap::with_capacity(count));
+    for number in 0..count {
+        let info = read_tensor_info(cursor, number, alignment)?;
+        if index.insert(info.name.clone(), tensors.len()).is_some() {
+            return Err(cursor.error(format!("the tensor {} is described twice", info.name)));
+        }
+        tensors.push(info);
+    }
+    Ok((tensors, index))
+}
+
 fn read_alignment(
     cursor: &Cursor,
     metadata: &[(String, MetaValue)],
@@ -350,7 +367,7 @@ fn read_tensor_info(
         .iter()
         .try_fold(1usize, |n, &d| n.checked_mul(d))
         .ok_or_else(too_large)?;
-    if dims[0] % kind.block_len() != 0 {
+    if !dims[0].is_multiple_of(kind.block_len()) {
         return Err(cursor.error(format!(
             "the tensor {name} has rows of {} values, not a whole number of {} blocks of {}",
             dims[0],
@@ -359,9 +376,9 @@ fn read_tensor_info(
         )));
     }
     let row_bytes = kind.row_bytes(dims[0]).ok_or_else(too_large)?;
-    let rows = if dims[0] == 0 { 0 } else { elements / dims[0] };
+    let rows = elements.checked_div(dims[0]).unwrap_or(0);
     let byte_len = rows.checked_mul(row_bytes).ok_or_else(too_large)?;
-    if offset % alignment != 0 {
+    if !offset.is_multiple_of(alignment) {
         return Err(cursor.error(format!(
             "the data of tensor {name} starts at offset {offset}, which is not a multiple of the \
              alignment {alignment}"

@@ -172,3 +172,53 @@ fn smallest_encoding(type_id: u32) -> Option<usize> {
         _ => return None,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The bytes of an array header: element type, then count.
+    fn array_header(element_type: u32, count: u64) -> Vec<u8> {
+        [element_type.to_le_bytes().as_slice(), &count.to_le_bytes()].concat()
+    }
+
+    fn read(bytes: &[u8]) -> Result<MetaValue, LabError> {
+        MetaValue::read(&mut Cursor::new("test.gguf", bytes), 9, "the value")
+    }
+
+    #[test]
+    fn arrays_of_arrays_and_empty_arrays_read() {
+        let bytes = [
+            array_header(9, 2),
+            array_header(0, 2),
+            vec![1, 2],
+            array_header(8, 0),
+        ]
+        .concat();
+        let expected = MetaValue::Array(vec![
+            MetaValue::Array(vec![MetaValue::U8(1), MetaValue::U8(2)]),
+            MetaValue::Array(vec![]),
+        ]);
+        assert_eq!(read(&bytes).unwrap(), expected);
+    }
+
+    #[test]
+    fn deep_nesting_and_impossible_counts_are_errors() {
+        let deep: Vec<u8> = (0..DEEPEST_NESTING + 1)
+            .flat_map(|_| array_header(9, 1))
+            .collect();
+        let message = read(&deep).unwrap_err().to_string();
+        assert!(message.contains("nests arrays"), "{message}");
+
+        let huge = array_header(4, 1 << 40);
+        let message = read(&huge).unwrap_err().to_string();
+        assert!(
+            message.contains("claims 1099511627776 elements"),
+            "{message}"
+        );
+
+        let unknown = array_header(13, 1);
+        let message = read(&unknown).unwrap_err().to_string();
+        assert!(message.contains("unknown element type 13"), "{message}");
+    }
+}
