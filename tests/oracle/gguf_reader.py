@@ -24,6 +24,7 @@ import os
 import pathlib
 import sys
 import tempfile
+from importlib.metadata import version as package_version
 
 import gguf
 import numpy as np
@@ -33,13 +34,11 @@ from gguf import GGMLQuantizationType as Q
 from gguf import GGUFValueType as V
 from transformers import AutoConfig, AutoModelForCausalLM
 
-from _common import fnv1a64, named_uniform, splitmix_u64
+from _common import cache_dir, fnv1a64, named_uniform, splitmix_u64
 
 SEED = 4021
 SAMPLES = 8
-FOLDER = pathlib.Path(
-    os.environ.get("SUPERLAB_CACHE", pathlib.Path.home() / ".cache" / "superlab")
-) / "assets" / "models" / "SmolLM2-135M-Instruct"
+FOLDER = cache_dir() / "assets" / "models" / "SmolLM2-135M-Instruct"
 FILE_NAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
 # Arrays longer than this are summarised by their length and a hash of their elements.
 LONGEST_LISTED_ARRAY = 16
@@ -222,8 +221,8 @@ def main():
     torch.set_num_threads(1)
     fixture = {
         "produced_by": (
-            f"tests/oracle/gguf_reader.py with gguf {gguf.__version__ if hasattr(gguf, '__version__') else '0.19.0'}"
-            f" and transformers {transformers.__version__}"
+            f"tests/oracle/gguf_reader.py with gguf {package_version('gguf')} and transformers "
+            f"{transformers.__version__}"
         ),
         "seed": SEED,
         "smollm2": {

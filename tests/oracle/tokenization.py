@@ -20,7 +20,6 @@ and their decodings.
 """
 
 import json
-import os
 import pathlib
 import subprocess
 import sys
@@ -31,11 +30,9 @@ import transformers
 from tokenizers import Tokenizer
 from transformers import AutoTokenizer
 
-from _common import fnv1a64
+from _common import cache_dir, fnv1a64
 
-ASSETS = pathlib.Path(
-    os.environ.get("SUPERLAB_CACHE", pathlib.Path.home() / ".cache" / "superlab")
-) / "assets" / "models"
+ASSETS = cache_dir() / "assets" / "models"
 GGUF_FOLDER = ASSETS / "SmolLM2-135M-Instruct"
 GGUF_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 BIBLE_RANGE = "ps1:1-ps150:6"
