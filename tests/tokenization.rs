@@ -49,6 +49,7 @@ struct Reference {
     hand_written: Vec<HandWritten>,
     verse_token_count: usize,
     verses: Vec<[String; 2]>,
+    truncation_length: Option<usize>,
 }
 
 #[derive(Deserialize)]
@@ -199,6 +200,7 @@ fn gpt2_tokenizes_as_the_reference() {
         (end_of_text, end_of_text)
     );
     assert_eq!((tokenizer.pad_id(), tokenizer.unk_id()), (None, None));
+    assert_eq!(tokenizer.truncation_length(), None);
 }
 
 /// BERT's WordPiece with lower-casing, `[CLS] ... [SEP]` framing; `[PAD]` and `[UNK]` found.
@@ -213,6 +215,10 @@ fn minilm_tokenizes_as_the_reference() {
     assert_eq!(tokenizer.pad_id(), ids["[PAD]"]);
     assert_eq!(tokenizer.unk_id(), ids["[UNK]"]);
     assert_eq!((tokenizer.bos_id(), tokenizer.eos_id()), (None, None));
+    assert_eq!(
+        tokenizer.truncation_length(),
+        Some(fixture.tokenizers["minilm"].truncation_length.unwrap())
+    );
 }
 
 /// The SmolLM2 GGUF tokenizer as transformers rebuilds it, and its special tokens as the

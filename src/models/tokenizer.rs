@@ -3,7 +3,8 @@
 //!
 //! Padding and truncation are the caller's business: a `tokenizer.json` that asks for them (as
 //! sentence-transformers exports do, padding every text to 128 tokens) has them switched off
-//! on loading, so `encode` returns exactly the tokens of the text.
+//! on loading, so `encode` returns exactly the tokens of the text; the length it truncated to
+//! stays available as `truncation_length`.
 
 use crate::LabError;
 use serde::{Deserialize, Serialize};
@@ -36,6 +37,7 @@ const UNK_NAMES: [&str; 3] = ["<unk>", "[UNK]", "<|unk|>"];
 pub struct Tokenizer {
     inner: tokenizers::Tokenizer,
     special: SpecialTokens,
+    truncation_length: Option<usize>,
 }
 
 impl Tokenizer {
@@ -50,6 +52,9 @@ impl Tokenizer {
             ))
         })?;
         let pad_named = inner.get_padding().map(|padding| padding.pad_id);
+        let truncation_length = inner
+            .get_truncation()
+            .map(|truncation| truncation.max_length);
         inner.with_padding(None);
         inner
             .with_truncation(None)
@@ -60,12 +65,20 @@ impl Tokenizer {
             pad: pad_named.or_else(|| find_special(&inner, &PAD_NAMES)),
             unk: model_unk(&inner).or_else(|| find_special(&inner, &UNK_NAMES)),
         };
-        Ok(Self { inner, special })
+        Ok(Self {
+            inner,
+            special,
+            truncation_length,
+        })
     }
 
     /// Wraps a tokenizer built in code, with the given special tokens.
     pub fn from_parts(inner: tokenizers::Tokenizer, special: SpecialTokens) -> Self {
-        Self { inner, special }
+        Self {
+            inner,
+            special,
+            truncation_length: None,
+        }
     }
 
     /// The same tokenizer with other special-token roles.
@@ -116,6 +129,12 @@ impl Tokenizer {
 
     pub fn id_to_token(&self, id: u32) -> Option<String> {
         self.inner.id_to_token(id)
+    }
+
+    /// The length a `tokenizer.json` asked to truncate to (sentence-transformers' exports
+    /// name the length their encoder was trained with), for callers that truncate.
+    pub fn truncation_length(&self) -> Option<usize> {
+        self.truncation_length
     }
 
     pub fn special_tokens(&self) -> SpecialTokens {

@@ -123,7 +123,7 @@ def as_the_file_names(backend: Tokenizer) -> Tokenizer:
     return Tokenizer.from_str(json.dumps(description))
 
 
-def describe(tokenizer: Tokenizer, verses):
+def describe(tokenizer: Tokenizer, verses, truncation_length=None):
     hand_written = []
     for text in HAND_WRITTEN:
         plain = tokenizer.encode(text, add_special_tokens=False).ids
@@ -143,6 +143,7 @@ def describe(tokenizer: Tokenizer, verses):
     ]
     return {
         "vocab_size": tokenizer.get_vocab_size(with_added_tokens=True),
+        "truncation_length": truncation_length,
         "special_ids": {name: tokenizer.token_to_id(name) for name in SPECIAL_NAMES},
         "tokens_of_ids": {str(i): tokenizer.id_to_token(i) for i in SAMPLE_IDS},
         "hand_written": hand_written,
@@ -155,6 +156,7 @@ def main():
     verses = bible_verses()
     gpt2 = Tokenizer.from_file(str(ASSETS / "gpt2" / "tokenizer.json"))
     minilm = Tokenizer.from_file(str(ASSETS / "all-MiniLM-L6-v2" / "tokenizer.json"))
+    minilm_truncation = minilm.truncation["max_length"]
     minilm.no_padding()
     minilm.no_truncation()
     wrapper, backend = transformers_gguf_tokenizer()
@@ -183,7 +185,7 @@ def main():
         },
         "tokenizers": {
             "gpt2": describe(gpt2, verses),
-            "minilm": describe(minilm, verses),
+            "minilm": describe(minilm, verses, minilm_truncation),
             "smollm2_transformers": describe(backend, verses),
             "smollm2_file": describe(as_the_file_names(backend), verses),
         },
