@@ -195,10 +195,14 @@ impl ImageClassifier for LinearClassifier {
         self.side
     }
 
-    fn features_and_logits(&self, images: Tensor<4>) -> (Tensor<4>, Tensor<2>) {
-        let [batch, channels, height, width] = images.dims();
-        let flat = images.clone().reshape([batch, channels * height * width]);
-        (images, flat.matmul(self.weight.clone()) + self.bias.clone())
+    fn features(&self, images: Tensor<4>) -> Tensor<4> {
+        images
+    }
+
+    fn logits_from_features(&self, features: Tensor<4>) -> Tensor<2> {
+        let [batch, channels, height, width] = features.dims();
+        let flat = features.reshape([batch, channels * height * width]);
+        flat.matmul(self.weight.clone()) + self.bias.clone()
     }
 }
 

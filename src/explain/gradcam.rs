@@ -14,16 +14,6 @@ use super::host::read;
 use crate::LabError;
 use crate::models::classifier::ImageClassifier;
 
-/// What Grad-CAM needs of a classifier beyond its logits: the rest of the network, run from
-/// the last convolutional block's output. Burn keeps the gradients of leaf tensors only
-/// (there are no hooks as in PyTorch), so the class score is differentiated with respect to
-/// features that enter the network's head as a leaf.
-pub trait FeatureClassifier: ImageClassifier {
-    /// Shapes: `features` as [`ImageClassifier::features_and_logits`] returns them; the result
-    /// is `[batch, classes]`, the same logits it returns.
-    fn logits_from_features(&self, features: Tensor<4>) -> Tensor<2>;
-}
-
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct GradCamConfig {
@@ -47,7 +37,7 @@ pub struct GradCamResult {
 ///
 /// Shapes: `image` is `[1, 3, height, width]` with values in [0, 1].
 pub async fn grad_cam(
-    classifier: &impl FeatureClassifier,
+    classifier: &impl ImageClassifier,
     image: Tensor<4>,
     config: &GradCamConfig,
 ) -> Result<GradCamResult, LabError> {
@@ -57,7 +47,9 @@ pub async fn grad_cam(
             "Grad-CAM explains one image at a time, not a batch of {batch}"
         )));
     }
-    let (features, _) = classifier.features_and_logits(image);
+    // Burn keeps the gradients of leaf tensors only, so the features enter the rest of the
+    // network as a leaf of their own.
+    let features = classifier.features(image);
     let [_, maps, rows, cols] = features.dims();
     let features = features.detach().autodiff().require_grad();
     let logits = classifier.logits_from_features(features.clone());

@@ -116,7 +116,7 @@ impl ExplanationScores {
         explanation: &[f32],
         image: &[f32],
     ) -> Result<Self, LabError> {
-        if mask.is_empty() || coefficients.len() % mask.len() != 0 {
+        if mask.is_empty() || !coefficients.len().is_multiple_of(mask.len()) {
             return Err(LabError::Config(format!(
                 "a mask of {} values does not cover {} coefficients channel by channel",
                 mask.len(),

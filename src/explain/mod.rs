@@ -14,7 +14,7 @@ pub mod pixel;
 pub mod representation;
 
 pub use extremal::{ExtremalConfig, ExtremalResult, extremal_perturbation};
-pub use gradcam::{FeatureClassifier, GradCamConfig, GradCamResult, grad_cam};
+pub use gradcam::{GradCamConfig, GradCamResult, grad_cam};
 pub use metrics::ExplanationScores;
 pub use pixel::PixelRepresentation;
 pub use representation::Representation;

@@ -28,8 +28,6 @@ each band row-major. Recorded per case, all float64:
 """
 
 import json
-import os
-import pathlib
 import sys
 from importlib.metadata import version
 
@@ -40,7 +38,7 @@ import skimage.io
 import torch
 from pytorch_wavelets import DWTForward
 
-from _common import named_uniform
+from _common import cache_dir, named_uniform
 
 WAVELET, LEVELS, MODE = "db3", 5, "zero"
 SEED = 31
@@ -60,17 +58,9 @@ def rounded_list(values):
     return [rounded(v) for v in np.asarray(values).ravel()]
 
 
-def asset(relative):
-    cache = os.environ.get("SUPERLAB_CACHE")
-    if cache is None:
-        base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.environ["HOME"], ".cache")
-        cache = os.path.join(base, "superlab")
-    return pathlib.Path(cache) / "assets" / relative
-
-
 def photo(name):
     """`[channels, height, width]`, float32-exact float64, as the module docstring says."""
-    pixels = skimage.io.imread(asset(f"photos/{name}")).astype(np.float64)
+    pixels = skimage.io.imread(cache_dir() / "assets" / "photos" / name).astype(np.float64)
     if name == "astronaut.png":
         image = pixels.reshape(256, 2, 256, 2, 3).sum(axis=(1, 3)) / (4.0 * 255.0)
     else:

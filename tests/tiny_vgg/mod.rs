@@ -7,7 +7,6 @@ use burn::tensor::activation::relu;
 use burn::tensor::module::{avg_pool2d, conv2d};
 use burn::tensor::ops::{AvgPoolOptions, ConvOptions};
 use burn::tensor::{Device, Tensor};
-use superlab::explain::FeatureClassifier;
 use superlab::models::classifier::ImageClassifier;
 use superlab::models::weights::WeightSource;
 
@@ -75,22 +74,18 @@ impl ImageClassifier for TinyVgg {
         48
     }
 
-    fn features_and_logits(&self, images: Tensor<4>) -> (Tensor<4>, Tensor<2>) {
+    fn features(&self, images: Tensor<4>) -> Tensor<4> {
         let options = ConvOptions::new([2, 2], [1, 1], [1, 1], 1);
-        let features = self.convs.iter().fold(images, |x, conv| {
+        self.convs.iter().fold(images, |x, conv| {
             relu(conv2d(
                 x,
                 conv.weight.clone(),
                 Some(conv.bias.clone()),
                 options.clone(),
             ))
-        });
-        let logits = self.logits_from_features(features.clone());
-        (features, logits)
+        })
     }
-}
 
-impl FeatureClassifier for TinyVgg {
     /// Shapes: `features` is `[batch, 16, 12, 10]`, pooled to `[batch, 16, 6, 5]`.
     fn logits_from_features(&self, features: Tensor<4>) -> Tensor<2> {
         let [batch, ..] = features.dims();
