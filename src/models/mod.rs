@@ -6,13 +6,18 @@ pub mod cache;
 pub mod checkpoint;
 pub mod classifier;
 pub mod embedding;
+pub mod encoder;
 pub mod generate;
+pub mod gguf;
 pub mod gpt2;
 pub mod language_model;
 pub mod llama;
 pub mod neox;
 pub mod rotary;
 pub mod sampling;
+pub mod tokenizer;
+pub mod torch_legacy;
+pub mod vision;
 pub mod weights;
 
 use crate::LabError;
