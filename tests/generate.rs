@@ -285,3 +285,32 @@ fn prompts_of_different_lengths_are_refused() {
     let error = run(&model, &case.greedy.prompt, &bad).expect_err("top-p 0");
     assert!(error.to_string().contains("top_p"));
 }
+
+/// Different prompts of one length share a batch; each continues as it would alone.
+#[test]
+fn different_prompts_of_one_length_decode_as_alone() {
+    let (case, seed) = case("llama");
+    let device = Device::flex();
+    let model = case.load(seed, &device);
+    let prompts: Vec<Vec<u32>> = case.tokens.iter().map(|row| row[..6].to_vec()).collect();
+    let config = SamplingConfig::greedy(10);
+    let together = pollster::block_on(generate(&model, &prompts, &config, &device)).unwrap();
+    for (prompt, completion) in prompts.iter().zip(&together) {
+        let alone = pollster::block_on(generate(
+            &model,
+            std::slice::from_ref(prompt),
+            &config,
+            &device,
+        ))
+        .unwrap()
+        .remove(0);
+        assert_eq!(completion.tokens, alone.tokens);
+        assert_close(
+            "log-probabilities in a batch and alone",
+            &completion.log_probs,
+            &returned_log_probs(&[alone]),
+            TOLERANCE,
+            false,
+        );
+    }
+}

@@ -3,8 +3,9 @@
 //!
 //! The prompts of one batch must have the same length (SuperHF repeats one prompt for all its
 //! completions, so no padding is needed); prompts of different lengths are rejected with an
-//! error that says to batch them by length. Each step reads back one small tensor, the chosen
-//! ids and their log-probabilities for the whole batch.
+//! error that says to batch them by length. A prompt repeated over the whole batch runs through
+//! the model once, its keys and values then copied for each sequence. Each step reads back one
+//! small tensor, the chosen ids and their log-probabilities for the whole batch.
 //!
 //! The random numbers come from the lab's SplitMix64, one per sequence and step in order, so a
 //! seed repeats a run exactly on the same backend (backends may still round logits
@@ -105,14 +106,14 @@ pub async fn generate(
         top_k: config.top_k,
         top_p: config.top_p,
     };
+    let mut completions = vec![Completion::default(); batch];
+    if config.max_new_tokens == 0 {
+        return Ok(completions);
+    }
     let mut numbers = SplitMix64::new(config.seed);
     let mut cache = KvCache::new(model.layers());
-    let mut step_input = tokens_tensor(prompts, device);
-    let mut completions = vec![Completion::default(); batch];
-    for _ in 0..config.max_new_tokens {
-        let logits = model.forward(step_input, &mut cache);
-        let [_, positions, vocab] = logits.dims();
-        let last = logits.narrow(1, positions - 1, 1).reshape([batch, vocab]);
+    let mut last = prompt_logits(model, prompts, &mut cache, device);
+    for step in 1..=config.max_new_tokens {
         let (tokens, log_probs) = match config.temperature {
             0.0 => sampling::most_probable(last),
             _ => {
@@ -131,12 +132,45 @@ pub async fn generate(
             completion.log_probs.push(pair[1]);
             completion.stopped = config.stop_tokens.contains(&token);
         }
-        if completions.iter().all(|completion| completion.stopped) {
+        let all_stopped = completions.iter().all(|completion| completion.stopped);
+        if step == config.max_new_tokens || all_stopped {
             break;
         }
-        step_input = tokens;
+        last = last_logits(model, model.hidden_states(tokens, &mut cache));
     }
     Ok(completions)
+}
+
+/// The logits of the token after each prompt, leaving the prompts' keys and values in `cache`.
+/// A prompt shared by the whole batch runs once.
+///
+/// Shapes: the result is `[batch, vocab]`.
+fn prompt_logits(
+    model: &impl CausalLm,
+    prompts: &[Vec<u32>],
+    cache: &mut KvCache,
+    device: &Device,
+) -> Tensor<2> {
+    let batch = prompts.len();
+    if prompts.iter().all(|prompt| prompt == &prompts[0]) {
+        let hidden = model.hidden_states(tokens_tensor(&prompts[..1], device), cache);
+        cache.repeat_batch(batch);
+        last_logits(model, hidden).repeat_dim(0, batch)
+    } else {
+        last_logits(
+            model,
+            model.hidden_states(tokens_tensor(prompts, device), cache),
+        )
+    }
+}
+
+/// The logits of the last position only: the others need no output projection.
+///
+/// Shapes: `hidden` is `[batch, positions, width]`; the result is `[batch, vocab]`.
+fn last_logits(model: &impl CausalLm, hidden: Tensor<3>) -> Tensor<2> {
+    let [batch, positions, _] = hidden.dims();
+    let last = hidden.narrow(1, positions - 1, 1);
+    model.project(last).reshape([batch, model.vocab_size()])
 }
 
 /// The `new_tokens` most probable continuations of `prompt`, one token at a time through the
