@@ -154,7 +154,7 @@ fn unknown_architectures_and_unsupported_settings_are_refused() {
 /// batch lowers its loss, and the rotary positions and other settings survive the update.
 #[test]
 fn an_optimiser_step_lowers_the_loss() {
-    use burn::optim::{AdamConfig, GradientsParams, Optimizer};
+    use burn::optim::{AdamConfig, GradientsParams};
     use burn::tensor::activation::log_softmax;
     use superlab::models::CausalLm;
 
