@@ -48,9 +48,9 @@ fn parameters_list_back_as_the_checkpoint() {
 }
 
 /// The same logits on the GPU backend (Mesa's lavapipe where there is no GPU), against the
-/// same reference and tolerance.
+/// same reference and tolerance, and the same greedy continuation through the cache there.
 #[test]
-fn logits_match_on_wgpu() {
+fn logits_and_greedy_decoding_match_on_wgpu() {
     let fixture: Fixture = fixture("llama");
     let device = pollster::block_on(LabDevice::acquire(
         BackendChoice::Wgpu,
@@ -61,6 +61,7 @@ fn logits_match_on_wgpu() {
     let case = &fixture.cases["gqa_tied"];
     let model = case.load(fixture.seed, &device.device);
     causal_lm::check_model_logits("gqa_tied on wgpu", &model, case, &device.device);
+    causal_lm::check_greedy("gqa_tied on wgpu", case, fixture.seed, &device.device);
 }
 
 /// Checkpoints saved from `LlamaModel` (without the causal-LM wrapper) have no `model.` prefix.
