@@ -45,4 +45,15 @@ impl KvCache {
         self.layers[layer] = Some(all.clone());
         all
     }
+
+    /// Repeats every sequence `times` times along the batch: a prompt shared by a whole batch
+    /// is run once and its keys and values copied for each sequence.
+    pub fn repeat_batch(&mut self, times: usize) {
+        for layer in self.layers.iter_mut().flatten() {
+            *layer = (
+                layer.0.clone().repeat_dim(0, times),
+                layer.1.clone().repeat_dim(0, times),
+            );
+        }
+    }
 }

@@ -5,6 +5,10 @@
 use super::activation::Activation;
 use super::attention::{causal_attention, merge_heads, split_heads};
 use super::cache::KvCache;
+use super::checkpoint::{
+    CheckpointTensor, HeldTensor, check_no_extra_layer, linear_tensors, norm_tensors,
+};
+use super::embedding::{embed, unembed};
 use super::weights::WeightSource;
 use super::{CausalLm, layer_norm, linear};
 use crate::LabError;
@@ -13,8 +17,10 @@ use burn::nn::{LayerNorm, Linear};
 use burn::tensor::{Device, Int, Tensor};
 use serde::{Deserialize, Serialize};
 
-/// The fields of a hub `config.json` that the computation depends on.
+/// The fields of a hub `config.json` that the computation depends on, with transformers'
+/// defaults for those a file leaves out (`save_pretrained` writes only the ones that differ).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Gpt2Config {
     pub vocab_size: usize,
     pub n_positions: usize,
@@ -22,28 +28,29 @@ pub struct Gpt2Config {
     pub n_layer: usize,
     pub n_head: usize,
     /// The feed-forward width; `4 * n_embd` when absent.
-    #[serde(default)]
     pub n_inner: Option<usize>,
-    #[serde(default = "default_epsilon")]
     pub layer_norm_epsilon: f64,
-    #[serde(default = "default_activation")]
     pub activation_function: String,
-    #[serde(default = "default_true")]
     pub scale_attn_weights: bool,
-    #[serde(default)]
     pub scale_attn_by_inverse_layer_idx: bool,
 }
 
-fn default_epsilon() -> f64 {
-    1e-5
-}
-
-fn default_activation() -> String {
-    "gelu_new".into()
-}
-
-fn default_true() -> bool {
-    true
+impl Default for Gpt2Config {
+    /// transformers' `GPT2Config()`: the 124M `gpt2`.
+    fn default() -> Self {
+        Self {
+            vocab_size: 50257,
+            n_positions: 1024,
+            n_embd: 768,
+            n_layer: 12,
+            n_head: 12,
+            n_inner: None,
+            layer_norm_epsilon: 1e-5,
+            activation_function: "gelu_new".into(),
+            scale_attn_weights: true,
+            scale_attn_by_inverse_layer_idx: false,
+        }
+    }
 }
 
 impl Gpt2Config {
@@ -105,6 +112,9 @@ pub struct Gpt2 {
     #[module(skip)]
     scales: Vec<f64>,
     max_positions: usize,
+    /// The prefix of the checkpoint's tensors (`transformer.` or none).
+    #[module(skip)]
+    prefix: String,
 }
 
 impl Gpt2 {
@@ -132,6 +142,8 @@ impl Gpt2 {
                 })
             })
             .collect::<Result<Vec<_>, LabError>>()?;
+        let extra = tensor(&format!("h.{}.ln_1.weight", blocks.len()));
+        check_no_extra_layer(weights, &extra, blocks.len())?;
         let base_scale = if config.scale_attn_weights {
             1.0 / (config.head_dim() as f64).sqrt()
         } else {
@@ -157,6 +169,7 @@ impl Gpt2 {
             activation,
             scales,
             max_positions: config.n_positions,
+            prefix: prefix.to_string(),
         })
     }
 
@@ -184,25 +197,58 @@ impl CausalLm for Gpt2 {
         self.token_embedding.dims()[0]
     }
 
+    fn width(&self) -> usize {
+        self.token_embedding.dims()[1]
+    }
+
     fn max_positions(&self) -> usize {
         self.max_positions
     }
 
-    /// Shapes: `tokens` is `[batch, new]`; the result is `[batch, new, vocab_size]`.
-    fn forward(&self, tokens: Tensor<2, Int>, cache: &mut KvCache) -> Tensor<3> {
-        let [batch, new] = tokens.dims();
+    /// Shapes: `tokens` is `[batch, new]`; the result is `[batch, new, n_embd]`.
+    fn hidden_states(&self, tokens: Tensor<2, Int>, cache: &mut KvCache) -> Tensor<3> {
+        let [_, new] = tokens.dims();
         let past = cache.len();
-        let device = tokens.device();
-        let positions = Tensor::<1, Int>::arange(past as i64..(past + new) as i64, &device);
+        let positions =
+            Tensor::<1, Int>::arange(past as i64..(past + new) as i64, &tokens.device());
         let position_rows = self.position_embedding.val().select(0, positions);
-        let token_rows = (self.token_embedding.val())
-            .select(0, tokens.reshape([batch * new]))
-            .reshape([batch, new, position_rows.dims()[1]]);
-        let mut x = token_rows + position_rows.unsqueeze::<3>();
+        let mut x = embed(&self.token_embedding, tokens) + position_rows.unsqueeze::<3>();
         for layer in 0..self.blocks.len() {
             x = self.block(layer, x, cache);
         }
-        let x = self.final_norm.forward(x);
-        x.matmul(self.token_embedding.val().transpose().unsqueeze::<3>())
+        self.final_norm.forward(x)
+    }
+
+    /// The output projection is the token embedding.
+    fn project(&self, hidden: Tensor<3>) -> Tensor<3> {
+        unembed(hidden, &self.token_embedding)
+    }
+
+    fn checkpoint_parameters(&self) -> Vec<CheckpointTensor> {
+        let prefix = &self.prefix;
+        let matrix = |name: &str, param: &Param<Tensor<2>>| {
+            CheckpointTensor::new(format!("{prefix}{name}"), HeldTensor::Matrix(param.val()))
+        };
+        let mut tensors = vec![
+            matrix("wte.weight", &self.token_embedding),
+            matrix("wpe.weight", &self.position_embedding),
+        ];
+        let norm = |name: &str, norm: &LayerNorm| {
+            norm_tensors(&format!("{prefix}{name}"), &norm.gamma, norm.beta.as_ref())
+        };
+        for (i, block) in self.blocks.iter().enumerate() {
+            let name = |part: &str| format!("h.{i}.{part}");
+            let linear = |part: &str, linear: &Linear| {
+                linear_tensors(&format!("{prefix}{}", name(part)), linear, false)
+            };
+            tensors.extend(norm(&name("ln_1"), &block.norm_attention));
+            tensors.extend(linear("attn.c_attn", &block.qkv));
+            tensors.extend(linear("attn.c_proj", &block.attention_out));
+            tensors.extend(norm(&name("ln_2"), &block.norm_mlp));
+            tensors.extend(linear("mlp.c_fc", &block.mlp_in));
+            tensors.extend(linear("mlp.c_proj", &block.mlp_out));
+        }
+        tensors.extend(norm("ln_f", &self.final_norm));
+        tensors
     }
 }

@@ -3,11 +3,18 @@
 pub mod activation;
 pub mod attention;
 pub mod cache;
+pub mod checkpoint;
 pub mod classifier;
+pub mod embedding;
 pub mod encoder;
 pub mod generate;
 pub mod gguf;
 pub mod gpt2;
+pub mod language_model;
+pub mod llama;
+pub mod neox;
+pub mod rotary;
+pub mod sampling;
 pub mod tokenizer;
 pub mod torch_legacy;
 pub mod vision;
@@ -24,18 +31,45 @@ use weights::WeightSource;
 pub trait CausalLm {
     fn layers(&self) -> usize;
     fn vocab_size(&self) -> usize;
+    /// The width of the hidden states.
+    fn width(&self) -> usize;
     /// The longest sequence its positions cover.
     fn max_positions(&self) -> usize;
+
+    /// The final hidden states of every new position (after the last norm, before the output
+    /// projection), given the positions already in `cache`, which it extends by the new ones.
+    ///
+    /// Shapes: `tokens` is `[batch, new]`; the result is `[batch, new, width]`.
+    fn hidden_states(&self, tokens: Tensor<2, Int>, cache: &mut KvCache) -> Tensor<3>;
+
+    /// The output projection: hidden states to logits.
+    ///
+    /// Shapes: `hidden` is `[batch, positions, width]`; the result is
+    /// `[batch, positions, vocab_size]`.
+    fn project(&self, hidden: Tensor<3>) -> Tensor<3>;
+
+    /// The parameters under the names and in the layout of the checkpoint they came from.
+    fn checkpoint_parameters(&self) -> Vec<checkpoint::CheckpointTensor>;
 
     /// The logits of every new position, given the positions already in `cache`, which it
     /// extends by the new ones.
     ///
     /// Shapes: `tokens` is `[batch, new]`; the result is `[batch, new, vocab_size]`.
-    fn forward(&self, tokens: Tensor<2, Int>, cache: &mut KvCache) -> Tensor<3>;
+    fn forward(&self, tokens: Tensor<2, Int>, cache: &mut KvCache) -> Tensor<3> {
+        self.project(self.hidden_states(tokens, cache))
+    }
 
     /// The logits of a whole sequence, with no cache kept.
     fn logits(&self, tokens: Tensor<2, Int>) -> Tensor<3> {
         self.forward(tokens, &mut KvCache::new(self.layers()))
+    }
+
+    /// The final hidden states of a whole sequence, with no cache kept: what a reward model's
+    /// scalar head reads at the last token.
+    ///
+    /// Shapes: `tokens` is `[batch, positions]`; the result is `[batch, positions, width]`.
+    fn hidden(&self, tokens: Tensor<2, Int>) -> Tensor<3> {
+        self.hidden_states(tokens, &mut KvCache::new(self.layers()))
     }
 }
 
