@@ -4,7 +4,14 @@
 //! Every masking method optimises a mask over the coefficients of some representation of the
 //! image (shearlets, wavelets, or the pixels themselves), so they share one interface: a
 //! [`Representation`] turns images into a flat vector of coefficients per channel and back.
+//!
+//! The hallucination score ([`hallucination`]) compares the edges of an explanation with
+//! those of the image, found by CoShREM's complex-shearlet edge detector ([`edges`]).
 
+pub mod edges;
+pub mod hallucination;
 pub mod representation;
 
+pub use edges::{EdgeConfig, EdgeMap, EdgeSystem};
+pub use hallucination::{GreyLevels, Hallucination, HallucinationConfig, ImageEdges};
 pub use representation::Representation;
