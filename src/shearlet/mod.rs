@@ -21,7 +21,7 @@
 mod bands;
 mod cpu;
 mod directional;
-mod fft2;
+pub(crate) mod fft2;
 mod filters;
 mod grid;
 mod support;
