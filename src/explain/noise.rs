@@ -84,33 +84,41 @@ impl NoiseSource {
         let mut values = Vec::with_capacity(samples * count);
         for _ in 0..samples {
             for (band, statistics) in self.bands.iter().zip(&self.statistics) {
+                let numbers = &mut self.numbers;
                 let (mean, deviation) = (statistics.mean, statistics.deviation);
                 match self.distribution {
-                    NoiseDistribution::Uniform => values.extend((0..band.len()).map(|_| {
-                        mean + deviation * (2.0 * self.numbers.unit_f32() - 1.0)
-                    })),
+                    NoiseDistribution::Uniform => values.extend(
+                        (0..band.len())
+                            .map(|_| mean + deviation * (2.0 * numbers.unit_f32() - 1.0)),
+                    ),
                     NoiseDistribution::Gaussian => {
-                        self.extend_gaussian(&mut values, band.len(), mean, deviation)
+                        extend_gaussian(numbers, &mut values, band.len(), mean, deviation)
                     }
                 }
             }
         }
         values
     }
+}
 
-    /// `len` normal values by the Box-Muller transform, both values of each pair used.
-    fn extend_gaussian(&mut self, values: &mut Vec<f32>, len: usize, mean: f32, deviation: f32) {
-        let mut remaining = len;
-        while remaining > 0 {
-            // 1 - u lies in (0, 1], so the logarithm is finite.
-            let radius = (-2.0 * (1.0 - self.numbers.unit_f32()).ln()).sqrt();
-            let angle = TAU * self.numbers.unit_f32();
-            values.push(mean + deviation * radius * angle.cos());
-            if remaining > 1 {
-                values.push(mean + deviation * radius * angle.sin());
-            }
-            remaining = remaining.saturating_sub(2);
+/// `len` normal values by the Box-Muller transform, both values of each pair used.
+fn extend_gaussian(
+    numbers: &mut SplitMix64,
+    values: &mut Vec<f32>,
+    len: usize,
+    mean: f32,
+    deviation: f32,
+) {
+    let mut remaining = len;
+    while remaining > 0 {
+        // 1 - u lies in (0, 1], so the logarithm is finite.
+        let radius = (-2.0 * (1.0 - numbers.unit_f32()).ln()).sqrt();
+        let angle = TAU * numbers.unit_f32();
+        values.push(mean + deviation * radius * angle.cos());
+        if remaining > 1 {
+            values.push(mean + deviation * radius * angle.sin());
         }
+        remaining = remaining.saturating_sub(2);
     }
 }
 
@@ -166,12 +174,19 @@ mod tests {
                     NoiseDistribution::Gaussian => f64::from(stats.deviation),
                 };
                 let scale = f64::from(stats.deviation);
-                assert!((mean - f64::from(stats.mean)).abs() < 0.03 * scale, "{mean}");
+                assert!(
+                    (mean - f64::from(stats.mean)).abs() < 0.03 * scale,
+                    "{mean}"
+                );
                 assert!((deviation - expected).abs() < 0.03 * scale, "{deviation}");
                 if distribution == NoiseDistribution::Uniform {
                     let low = stats.mean - stats.deviation;
                     let high = stats.mean + stats.deviation;
-                    assert!(values[band.clone()].iter().all(|v| (low..=high).contains(v)));
+                    assert!(
+                        values[band.clone()]
+                            .iter()
+                            .all(|v| (low..=high).contains(v))
+                    );
                 }
             }
         }
