@@ -14,7 +14,7 @@ use std::ops::Range;
 use burn::tensor::{Device, Tensor, TensorData};
 
 use super::ShearletSystem;
-use super::spectrum::HalfSpectrum;
+use super::spectrum::{FoldedRows, HalfSpectrum};
 use crate::LabError;
 use crate::explain::Representation;
 
@@ -29,8 +29,10 @@ pub struct ShearletTransform {
     bands: Vec<Range<usize>>,
     /// `psi_k` over the half spectrum, `[1, bands, size, size / 2 + 1]`.
     filters: Tensor<4>,
-    /// `psi_k / W`, the canonical dual frame, `[1, bands, size, size / 2 + 1]`.
-    dual_filters: Tensor<4>,
+    /// `psi_k / W`, the canonical dual frame, at rows `0..=size/2` and at rows `size - u` for
+    /// `u` in `0..=size/2` (see `FoldedRows`): `[1, bands, size / 2 + 1, size / 2 + 1]` each.
+    dual_low: Tensor<4>,
+    dual_mirror: Tensor<4>,
 }
 
 impl ShearletTransform {
@@ -46,27 +48,34 @@ impl ShearletTransform {
         let size = system.rows;
         let half = size / 2 + 1;
         let band_count = system.band_count();
+        let plane = size * size;
+        let dual = |band: usize, u: usize, v: usize| {
+            let at = u * size + v;
+            (system.filter(band)[at] / system.dual_weights[at]) as f32
+        };
         let mut filters = Vec::with_capacity(band_count * size * half);
-        let mut dual_filters = Vec::with_capacity(band_count * size * half);
+        let mut dual_low = Vec::with_capacity(band_count * half * half);
+        let mut dual_mirror = Vec::with_capacity(band_count * half * half);
         for band in 0..band_count {
-            let filter = system.filter(band);
             for u in 0..size {
-                for v in 0..half {
-                    let psi = filter[u * size + v];
-                    filters.push(psi as f32);
-                    dual_filters.push((psi / system.dual_weights[u * size + v]) as f32);
-                }
+                filters.extend((0..half).map(|v| system.filter(band)[u * size + v] as f32));
+            }
+            for u in 0..half {
+                dual_low.extend((0..half).map(|v| dual(band, u, v)));
+                dual_mirror.extend((0..half).map(|v| dual(band, (size - u) % size, v)));
             }
         }
-        let shape = [1, band_count, size, half];
-        let plane = size * size;
+        let tensor = |values, rows| {
+            Tensor::from_data(TensorData::new(values, [1, band_count, rows, half]), device)
+        };
         Ok(Self {
             size,
             bands: (0..band_count)
                 .map(|k| k * plane..(k + 1) * plane)
                 .collect(),
-            filters: Tensor::from_data(TensorData::new(filters, shape), device),
-            dual_filters: Tensor::from_data(TensorData::new(dual_filters, shape), device),
+            filters: tensor(filters, size),
+            dual_low: tensor(dual_low, half),
+            dual_mirror: tensor(dual_mirror, half),
         })
     }
 
@@ -91,9 +100,9 @@ impl ShearletTransform {
     /// Shapes: `coefficients` is `[count, bands, size, size]`; the result `[count, 1, size,
     /// size]`.
     fn synthesise_group(&self, coefficients: Tensor<4>) -> Tensor<4> {
-        HalfSpectrum::of(coefficients)
-            .times(self.dual_filters.clone())
-            .sum_planes()
+        FoldedRows::of_images(coefficients)
+            .filtered_sum(&self.dual_low, &self.dual_mirror)
+            .unfold()
             .into_images(self.size)
     }
 
