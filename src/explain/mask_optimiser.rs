@@ -7,9 +7,10 @@
 //!
 //! `distortion + lambda1 * mean|m| + lambda2 * mean|clamp01(SH^-1(m * c_grey))|`,
 //!
-//! the distortion being the mean over samples of `(1 - softmax(f(x_obf))_c)^2` for the target
-//! class `c`, and `c_grey` the coefficients of the grey image (the mean of the channels).
-//! `lambda2 = 0` leaves the spatial term out.
+//! with `SH^-1` the representation's synthesis, the distortion the mean over samples of
+//! `(1 - softmax(f(x_obf))_c)^2` for the target class `c`, and `c_grey` the coefficients of
+//! the grey image (the mean of the channels). `lambda2 = 0` leaves the spatial term out.
+//! `mean|m|` is summed blockwise: a plain f32 sum over millions of values drifts.
 //!
 //! Memory: the samples go through the classifier a few at a time (`samples_per_pass`), each
 //! pass with its own backward, and the mask gradients add up before the Adam step, so only one

@@ -1,6 +1,6 @@
 //! ShearletX: a sparse mask over the shearlet coefficients of an image that keeps the
-//! classifier's decision (Kolek, Nguyen, Levie, Bruna, Kutyniok, "Explaining image classifiers
-//! with multiscale directional image representation", CVPR 2023).
+//! classifier's decision (Kolek et al., "Explaining Image Classifiers with Multiscale
+//! Directional Image Representation", CVPR 2023).
 //!
 //! The image is RGB in [0, 1] at 256x256 (the transform's FFTs need a power-of-two side:
 //! resize images to 256x256 first, as the paper does; 512x512 works too, at four times the
