@@ -19,7 +19,8 @@ CSP = "; ".join(
         "default-src 'self'",
         "script-src 'self' 'wasm-unsafe-eval'",
         "worker-src 'self'",
-        "connect-src 'self'",
+        # The hub, and the hosts its resolve URLs redirect downloads to; nothing else.
+        "connect-src 'self' https://huggingface.co https://*.huggingface.co https://*.hf.co",
         "img-src 'self' blob: data:",
         "style-src 'self'",
         "object-src 'none'",
@@ -65,8 +66,13 @@ def main():
     parser.add_argument("--port", type=int, default=8080, help="0 picks a free port")
     parser.add_argument("--assets", type=pathlib.Path, default=None)
     parser.add_argument("--quiet", action="store_true", help="do not log each request")
+    parser.add_argument(
+        "--without-core",
+        action="store_true",
+        help="serve even when www/pkg is missing (for tests of the page that stand in for it)",
+    )
     args = parser.parse_args()
-    if not (WWW / "pkg" / "superlab_bg.wasm").exists():
+    if not args.without_core and not (WWW / "pkg" / "superlab_bg.wasm").exists():
         sys.exit("www/pkg is missing: build the lab first with scripts/serve")
     handler = functools.partial(LabHandler, assets=args.assets)
     server = http.server.ThreadingHTTPServer(("127.0.0.1", args.port), handler)

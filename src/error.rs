@@ -22,6 +22,8 @@ pub enum LabError {
     WordNet(#[from] crate::superhf::meteor::WordNetError),
     #[error("cannot load the weights: {0}")]
     Weights(String),
+    #[error("cannot use the tokenizer: {0}")]
+    Tokenizer(String),
     #[error("the model's configuration is not usable: {0}")]
     ModelConfig(String),
     #[error("the run diverged at step {step}: {what}")]

@@ -14,6 +14,7 @@ pub mod rng;
 pub mod selfcheck;
 pub mod shearlet;
 pub mod superhf;
+pub mod wavelet;
 
 #[cfg(target_arch = "wasm32")]
 mod web;

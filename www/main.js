@@ -3,6 +3,7 @@
 // automation alike; window.lab gives scripts the same controls as the buttons.
 
 import { renderDevice } from './device-view.js';
+import { createModelsView } from './models-view.js';
 
 const $ = (id) => document.getElementById(id);
 
@@ -10,6 +11,7 @@ let worker = null;
 let device = null;
 let lastReport = null;
 let pendingRun = null;
+const models = createModelsView((message) => worker.postMessage(message));
 
 function setState(state, text) {
   document.body.dataset.state = state;
@@ -66,10 +68,11 @@ function startWorker(backend) {
   device = null;
   $('error-panel').hidden = true;
   worker = new Worker(new URL('./worker.js', import.meta.url), { type: 'module' });
-  worker.onmessage = ({ data }) => handlers[data.type](data);
+  worker.onmessage = ({ data }) => (handlers[data.type] ?? models.handlers[data.type])(data);
   worker.onerror = (event) => fail(`the lab's worker failed to start: ${event.message ?? ''}`);
   setState('loading', 'Starting the device…');
   worker.postMessage({ type: 'init', backend });
+  models.reset();
 }
 
 function run(config = {}) {
@@ -110,6 +113,7 @@ window.lab = {
   stop: () => worker.postMessage({ type: 'stop' }),
   restart: (backend = $('backend').value) => startWorker(backend),
   simulateDeviceLoss: () => worker.postMessage({ type: 'lose-device' }),
+  models: models.api,
 };
 
 startWorker($('backend').value);

@@ -1,5 +1,7 @@
 // The worker owns the WebAssembly core: the page sends it commands and it answers with
-// structured messages ({type: 'device' | 'progress' | 'done' | 'error', ...}).
+// structured messages ({type: 'device' | 'progress' | 'done' | 'error', ...}). It also loads
+// models through the model store and keeps their files for the core: the model commands answer
+// with {type: 'model-plan' | 'model-progress' | 'model-loaded' | 'model-error' | 'model-cache'}.
 
 import init, {
   initDevice,
@@ -7,9 +9,23 @@ import init, {
   runCheck,
   simulateDeviceLoss,
 } from './pkg/superlab.js';
+import {
+  deleteCached,
+  describeModel,
+  deviceFromReport,
+  listCached,
+  loadFromFiles,
+  loadFromHub,
+  probeDevice,
+  storageEstimate,
+} from './model-store.js';
 
 const wasmReady = init();
 let stopRequested = false;
+let deviceReport = null;
+// The model last loaded (model-store.js's result): the core builds from `model.files`.
+let model = null;
+let modelLoad = null;
 
 const post = (message) => self.postMessage(message);
 
@@ -56,7 +72,8 @@ const commands = {
   async init({ backend }) {
     await wasmReady;
     const { info, reason } = backend === 'cpu' ? { info: null, reason: '' } : await probeAdapter();
-    post({ type: 'device', report: await initDevice(backend, info, reason) });
+    deviceReport = await initDevice(backend, info, reason);
+    post({ type: 'device', report: deviceReport });
   },
   async run({ config }) {
     stopRequested = false;
@@ -68,7 +85,64 @@ const commands = {
   'lose-device'() {
     simulateDeviceLoss();
   },
+  'model-load'({ id, revision, update, force }) {
+    return loadModel((options) => loadFromHub(id, { revision, update, force, ...options }));
+  },
+  'model-open'({ files, force }) {
+    return loadModel((options) => loadFromFiles(files, { force, ...options }));
+  },
+  'model-cancel'() {
+    modelLoad?.abort();
+  },
+  'model-list'() {
+    return modelCommand('cache', postCachedModels);
+  },
+  'model-delete'({ id, commit }) {
+    return modelCommand('cache', async () => {
+      await deleteCached(id, commit);
+      await postCachedModels();
+    });
+  },
 };
+
+async function postCachedModels() {
+  post({ type: 'model-cache', models: await listCached(), storage: await storageEstimate() });
+}
+
+// `about` tells a failed load ('load') from a failed look at the kept models ('cache').
+function modelError(about, code, message, preflight = null) {
+  return { type: 'model-error', about, code, message, preflight };
+}
+
+// A model that cannot be loaded leaves the lab working: its errors have their own message.
+async function modelCommand(about, action) {
+  try {
+    await action();
+  } catch (error) {
+    post(modelError(about, error.code ?? 'internal', error.message, error.preflight));
+  }
+}
+
+// One load at a time, cancellable with model-cancel; the kept list is sent again afterwards.
+async function loadModel(load) {
+  if (modelLoad) {
+    post(modelError('load', 'busy', 'A model is loading already: wait for it, or cancel it.'));
+    return;
+  }
+  modelLoad = new AbortController();
+  const options = {
+    signal: modelLoad.signal,
+    onProgress: (progress) => post({ type: 'model-progress', ...progress }),
+    onPlan: (plan, preflight) => post({ type: 'model-plan', plan, preflight }),
+  };
+  await modelCommand('load', async () => {
+    options.device = deviceReport ? deviceFromReport(deviceReport) : await probeDevice();
+    model = await load(options);
+    post({ type: 'model-loaded', model: describeModel(model) });
+  });
+  modelLoad = null;
+  await modelCommand('cache', postCachedModels);
+}
 
 // A trapped WebAssembly instance cannot be used again: the page must start a new worker.
 function describe(error) {

@@ -26,6 +26,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 use super::Representation;
+use super::host::read;
 use super::noise::{NoiseDistribution, NoiseSource, band_statistics};
 use super::obfuscation::{Variant, synthesise_masked, synthesise_mixed, synthesise_noise};
 use crate::LabError;
@@ -560,10 +561,4 @@ fn gradient_of<const D: usize>(
     leaf.grad(gradients).ok_or_else(|| {
         LabError::Execution("no gradient reached the mask; the classifier may be detached".into())
     })
-}
-
-async fn read<const D: usize>(tensor: Tensor<D>) -> Result<Vec<f32>, LabError> {
-    let data = tensor.into_data_async().await?;
-    data.try_into_vec::<f32>()
-        .map_err(|error| LabError::from_failed_read(&format!("{error:?}")))
 }

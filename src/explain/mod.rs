@@ -6,13 +6,23 @@
 //! [`Representation`] turns images into a flat vector of coefficients per channel and back,
 //! and [`mask_optimiser`] optimises a mask over any of them with each method's settings.
 
+mod bilinear;
+pub mod extremal;
+pub mod gradcam;
+mod host;
 pub mod mask_optimiser;
+pub mod metrics;
 pub mod noise;
 pub mod obfuscation;
+pub mod pixel;
 pub mod representation;
 pub mod shearletx;
 
+pub use extremal::{ExtremalConfig, ExtremalResult, extremal_perturbation};
+pub use gradcam::{GradCamConfig, GradCamResult, grad_cam};
 pub use mask_optimiser::{LossTerms, MaskOutcome, MaskSettings, optimise_mask};
+pub use metrics::ExplanationScores;
 pub use noise::NoiseDistribution;
 pub use obfuscation::Variant;
+pub use pixel::PixelRepresentation;
 pub use representation::Representation;

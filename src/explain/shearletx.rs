@@ -3,8 +3,9 @@
 //! Directional Image Representation", CVPR 2023).
 //!
 //! The image is RGB in [0, 1] at 256x256 (the transform's FFTs need a power-of-two side:
-//! resize images to 256x256 first, as the paper does; 512x512 works too, at four times the
-//! cost). The mask optimisation itself is the shared one in `mask_optimiser`.
+//! resize images to 256x256 first, as the paper does, for instance with [`preparation`];
+//! 512x512 works too, at four times the cost). The mask optimisation itself is the shared one
+//! in `mask_optimiser`.
 
 use burn::tensor::Tensor;
 use serde::{Deserialize, Serialize};
@@ -15,12 +16,23 @@ use super::obfuscation::Variant;
 use crate::LabError;
 use crate::device::LabDevice;
 use crate::models::classifier::ImageClassifier;
+use crate::models::vision::prepare::{Preparation, Resampling};
 use crate::progress::Progress;
 use crate::report::{RunReport, RunStatus};
 use crate::shearlet::ShearletTransform;
 
 /// The side ShearletX resizes images to.
 pub const IMAGE_SIZE: usize = 256;
+
+/// How a photograph becomes ShearletX's input: the shorter side resized to 256 pixels
+/// (bilinear, antialiased), then the centre 256x256 cropped.
+pub fn preparation() -> Preparation {
+    Preparation {
+        shorter_side: IMAGE_SIZE,
+        crop: IMAGE_SIZE,
+        resampling: Resampling::Bilinear,
+    }
+}
 
 /// Every setting of a ShearletX run; the defaults are the paper's.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -37,5 +37,6 @@ pub fn split_heads(x: Tensor<3>, heads: usize) -> Tensor<4> {
 /// The inverse of [`split_heads`].
 pub fn merge_heads(x: Tensor<4>) -> Tensor<3> {
     let [batch, heads, positions, head_dim] = x.dims();
-    x.swap_dims(1, 2).reshape([batch, positions, heads * head_dim])
+    x.swap_dims(1, 2)
+        .reshape([batch, positions, heads * head_dim])
 }

@@ -52,7 +52,7 @@ async fn read_ids<const D: usize>(tensor: Tensor<D, Int>) -> Result<Vec<u32>, La
     let data = tensor.into_data_async().await?;
     let values = data
         .convert::<i64>()
-        .into_vec::<i64>()
+        .try_into_vec::<i64>()
         .map_err(|error| LabError::from_failed_read(&format!("{error:?}")))?;
     Ok(values.into_iter().map(|id| id as u32).collect())
 }

@@ -6,7 +6,7 @@ use super::activation::Activation;
 use super::attention::{causal_attention, merge_heads, split_heads};
 use super::cache::KvCache;
 use super::weights::WeightSource;
-use super::{CausalLm, linear, layer_norm};
+use super::{CausalLm, layer_norm, linear};
 use crate::LabError;
 use burn::module::{Module, Param};
 use burn::nn::{LayerNorm, Linear};
@@ -48,13 +48,20 @@ fn default_true() -> bool {
 
 impl Gpt2Config {
     pub fn validate(&self) -> Result<Activation, LabError> {
-        let sizes = [self.vocab_size, self.n_positions, self.n_embd, self.n_layer, self.n_head];
+        let sizes = [
+            self.vocab_size,
+            self.n_positions,
+            self.n_embd,
+            self.n_layer,
+            self.n_head,
+        ];
         if sizes.contains(&0) {
             return Err(LabError::ModelConfig(
-                "GPT-2: vocab_size, n_positions, n_embd, n_layer and n_head must be positive".into(),
+                "GPT-2: vocab_size, n_positions, n_embd, n_layer and n_head must be positive"
+                    .into(),
             ));
         }
-        if self.n_embd % self.n_head != 0 {
+        if !self.n_embd.is_multiple_of(self.n_head) {
             return Err(LabError::ModelConfig(format!(
                 "GPT-2: n_embd {} is not a multiple of n_head {}",
                 self.n_embd, self.n_head
@@ -161,7 +168,9 @@ impl Gpt2 {
         let (keys, values) = cache.extend(layer, part(1), part(2));
         let attended = causal_attention(part(0), keys, values, self.scales[layer]);
         let x = x + block.attention_out.forward(merge_heads(attended));
-        let hidden = self.activation.apply(block.mlp_in.forward(block.norm_mlp.forward(x.clone())));
+        let hidden = self
+            .activation
+            .apply(block.mlp_in.forward(block.norm_mlp.forward(x.clone())));
         x + block.mlp_out.forward(hidden)
     }
 }

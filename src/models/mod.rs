@@ -4,8 +4,13 @@ pub mod activation;
 pub mod attention;
 pub mod cache;
 pub mod classifier;
+pub mod encoder;
 pub mod generate;
+pub mod gguf;
 pub mod gpt2;
+pub mod tokenizer;
+pub mod torch_legacy;
+pub mod vision;
 pub mod weights;
 
 use crate::LabError;

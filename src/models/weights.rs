@@ -107,8 +107,13 @@ impl Weights {
 
     /// How many values the checkpoint holds in all.
     pub fn parameter_count(&self) -> usize {
-        let tensors = self.shards.iter().flat_map(|s| s.metadata.tensors().into_values());
-        tensors.map(|info| info.shape.iter().product::<usize>()).sum()
+        let tensors = self
+            .shards
+            .iter()
+            .flat_map(|s| s.metadata.tensors().into_values());
+        tensors
+            .map(|info| info.shape.iter().product::<usize>())
+            .sum()
     }
 }
 
@@ -120,9 +125,7 @@ impl WeightSource for Weights {
     fn read_f32(&self, name: &str) -> Result<(Vec<f32>, Vec<usize>), LabError> {
         let (shard, info) = (self.shards.iter())
             .find_map(|shard| shard.metadata.info(name).map(|info| (shard, info)))
-            .ok_or_else(|| {
-                LabError::Weights(format!("the weights have no tensor named {name}"))
-            })?;
+            .ok_or_else(|| LabError::Weights(format!("the weights have no tensor named {name}")))?;
         let (start, end) = info.data_offsets;
         let raw = &shard.bytes[shard.data_start + start..shard.data_start + end];
         let values = to_f32(raw, info.dtype).ok_or_else(|| {

@@ -1,3 +1,5 @@
 //! SuperHF: supervised iterative learning from human feedback, and the metrics its paper reports.
 
+pub mod advantage;
+pub mod loss;
 pub mod meteor;

@@ -18,9 +18,13 @@ function required(name) {
   return value;
 }
 
-/** Serves www/ on a free loopback port; resolves to { url, stop }. */
-export function startServer() {
-  const server = spawn('python3', [path.join(ROOT, 'scripts/serve.py'), '--port', '0', '--quiet'], {
+/**
+ * Serves www/ on a free loopback port; resolves to { url, stop }. `withoutCore` serves the page
+ * even when www/pkg is not built, for tests that stand in for the WebAssembly core.
+ */
+export function startServer({ withoutCore = false } = {}) {
+  const flags = ['--port', '0', '--quiet', ...(withoutCore ? ['--without-core'] : [])];
+  const server = spawn('python3', [path.join(ROOT, 'scripts/serve.py'), ...flags], {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   return new Promise((resolve, reject) => {

@@ -13,7 +13,8 @@ use superlab::rng::named_uniform;
 
 /// `tests/fixtures/NAME.json`, as written by `tests/oracle/NAME.py`.
 pub fn fixture<T: DeserializeOwned>(name: &str) -> T {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(format!("tests/fixtures/{name}.json"));
+    let path =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(format!("tests/fixtures/{name}.json"));
     let text = std::fs::read_to_string(&path)
         .unwrap_or_else(|error| panic!("{}: {error}", path.display()));
     serde_json::from_str(&text).unwrap_or_else(|error| panic!("{}: {error}", path.display()))
@@ -95,7 +96,10 @@ pub fn largest_difference(got: &[f32], want: &[f64]) -> (f64, usize) {
         .zip(want)
         .map(|(&g, &w)| (f64::from(g) - w).abs())
         .enumerate()
-        .fold((0.0, 0), |(best, at), (i, d)| if d > best { (d, i) } else { (best, at) })
+        .fold(
+            (0.0, 0),
+            |(best, at), (i, d)| if d > best { (d, i) } else { (best, at) },
+        )
 }
 
 /// Asserts that `got` is within `tolerance` of `want` everywhere (absolute, or relative to the
@@ -103,7 +107,9 @@ pub fn largest_difference(got: &[f32], want: &[f64]) -> (f64, usize) {
 pub fn assert_close(what: &str, got: &[f32], want: &[f64], tolerance: f64, relative: bool) {
     let (difference, at) = largest_difference(got, want);
     let scale = if relative {
-        want.iter().fold(0.0f64, |m, w| m.max(w.abs())).max(f64::MIN_POSITIVE)
+        want.iter()
+            .fold(0.0f64, |m, w| m.max(w.abs()))
+            .max(f64::MIN_POSITIVE)
     } else {
         1.0
     };

@@ -8,6 +8,9 @@ bit, what the lab draws one at a time. Tensors named in a fixture are drawn with
 fixture's list of names, shapes, offsets and scales instead of a weights file.
 """
 
+import os
+import pathlib
+
 import numpy as np
 
 MASK = (1 << 64) - 1
@@ -43,3 +46,11 @@ def named_uniform(seed: int, name: str, shape, scale: float, offset: float = 0.0
     count = int(np.prod(shape, dtype=np.int64))
     values = uniform(seed ^ fnv1a64(name.encode()), count, scale)
     return (values + np.float32(offset)).reshape(shape)
+
+
+def cache_dir() -> pathlib.Path:
+    """The lab's cache folder, by the same rule as `scripts/lib.sh` and `tests/common`."""
+    if os.environ.get("SUPERLAB_CACHE"):
+        return pathlib.Path(os.environ["SUPERLAB_CACHE"])
+    base = os.environ.get("XDG_CACHE_HOME") or pathlib.Path.home() / ".cache"
+    return pathlib.Path(base) / "superlab"

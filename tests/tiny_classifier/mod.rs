@@ -70,24 +70,22 @@ impl ImageClassifier for TinyNet {
         SIZE
     }
 
-    fn features_and_logits(&self, images: Tensor<4>) -> (Tensor<4>, Tensor<2>) {
-        let batch = images.dims()[0];
+    fn features(&self, images: Tensor<4>) -> Tensor<4> {
         let options = |stride| ConvOptions::new([stride, stride], [0, 0], [1, 1], 1);
         let (weight, bias) = self.conv1.clone();
         let hidden = relu(conv2d(images, weight, Some(bias), options(8)));
         let (weight, bias) = self.conv2.clone();
-        let features = relu(conv2d(hidden, weight, Some(bias), options(4)));
-        let channels = features.dims()[1];
-        let pooled = features
-            .clone()
-            .mean_dim(3)
-            .mean_dim(2)
-            .reshape([batch, channels]);
+        relu(conv2d(hidden, weight, Some(bias), options(4)))
+    }
+
+    fn logits_from_features(&self, features: Tensor<4>) -> Tensor<2> {
+        let [batch, channels, _, _] = features.dims();
+        let pooled = features.mean_dim(3).mean_dim(2).reshape([batch, channels]);
         let (weight, bias) = self.linear.clone();
         let logits = pooled.matmul(weight) + bias.unsqueeze();
         if self.poisoned.get() {
-            return (features, logits.mul_scalar(f32::NAN));
+            return logits.mul_scalar(f32::NAN);
         }
-        (features, logits)
+        logits
     }
 }
