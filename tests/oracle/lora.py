@@ -145,8 +145,9 @@ def masked_mean(values, mask):
 
 
 def superhf_loss(logits_policy, logits_reference, tokens, mask):
-    logp_policy = torch.log_softmax(logits_policy[:, :-1], dim=2)
-    logp_reference = torch.log_softmax(logits_reference[:, :-1], dim=2)
+    """The logits are those of every token but the last, each predicting the next."""
+    logp_policy = torch.log_softmax(logits_policy, dim=2)
+    logp_reference = torch.log_softmax(logits_reference, dim=2)
     targets = tokens[:, 1:]
     cross_entropy = masked_mean(-logp_policy.gather(2, targets.unsqueeze(2)).squeeze(2), mask)
     kl_per_position = (logp_reference.exp() * (logp_reference - logp_policy)).sum(dim=2)
@@ -179,12 +180,24 @@ def with_lab_dropout(model):
             module.lora_dropout["default"] = MaskDropout(path)
 
 
+def logits(model, tokens):
+    """With the adapter and with it switched off."""
+    with torch.no_grad():
+        with_adapter = model(tokens).logits
+        with model.disable_adapter():
+            without = model(tokens).logits
+    return with_adapter, without
+
+
 def loss_and_gradients(model, tokens, mask):
+    """The model reads every token but the last (as the lab's training batch holds them, which
+    gives the dropout masks their shape)."""
     model.zero_grad()
-    logits_policy = model(tokens).logits
+    inputs = tokens[:, :-1]
+    logits_policy = model(inputs).logits
     with model.disable_adapter():
         with torch.no_grad():
-            logits_reference = model(tokens).logits
+            logits_reference = model(inputs).logits
     cross_entropy, kl, total = superhf_loss(logits_policy, logits_reference, tokens, mask)
     total.backward()
     gradients = {
@@ -193,7 +206,7 @@ def loss_and_gradients(model, tokens, mask):
         if "lora_" in name
     }
     terms = {"cross_entropy": cross_entropy.item(), "kl": kl.item(), "total": total.item()}
-    return logits_policy, logits_reference, terms, gradients
+    return terms, gradients
 
 
 def saved_adapter(model):
@@ -214,7 +227,8 @@ def lora_case(name):
     model = get_peft_model(model, lora_config(name, 0.0))
     adapter_spec = draw_adapter(model)
     tokens, mask = tokens_and_mask(config.vocab_size)
-    logits_policy, logits_reference, terms, gradients = loss_and_gradients(model, tokens, mask)
+    logits_policy, logits_reference = logits(model, tokens)
+    terms, gradients = loss_and_gradients(model, tokens, mask)
     saved = saved_adapter(model)
 
     model, _, _ = base_model(name)
@@ -222,14 +236,14 @@ def lora_case(name):
     draw_adapter(model)
     with_lab_dropout(model)
     model.train()
-    _, _, dropout_terms, dropout_gradients = loss_and_gradients(model, tokens, mask)
+    dropout_terms, dropout_gradients = loss_and_gradients(model, tokens, mask)
     return {
         "config": config.to_diff_dict(),
         "weights": spec,
         "adapter": adapter_spec,
         "tokens": tokens.tolist(),
         "mask": mask.tolist(),
-        "logits_policy": logits_policy.detach().flatten().tolist(),
+        "logits_policy": logits_policy.flatten().tolist(),
         "logits_reference": logits_reference.flatten().tolist(),
         "loss": terms,
         "gradients": gradients,
