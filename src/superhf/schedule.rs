@@ -13,8 +13,8 @@ pub struct CosineWithWarmup {
 }
 
 impl CosineWithWarmup {
-    /// The learning rate of optimiser step `step`, counted from 0. Past the last step it stays
-    /// at 0.
+    /// The learning rate of optimiser step `step`, counted from 0. (Past `total_steps` the
+    /// cosine rises again, as transformers' does; a run never goes there.)
     pub fn learning_rate(&self, step: usize) -> f64 {
         if step < self.warmup_steps {
             return self.peak * step as f64 / self.warmup_steps.max(1) as f64;

@@ -94,7 +94,7 @@ impl<'a> SuperHf<'a> {
         models: RunModels<'a>,
     ) -> Result<Self, LabError> {
         models.tokenizer.check_fits(models.policy.vocab_size())?;
-        let policy = trainable_policy(models.policy, config, &device.clone().autodiff())?;
+        let policy = trainable_policy(models.policy, config)?;
         let reference = match &config.fine_tuning {
             FineTuning::Lora(_) => policy.without_adapters(),
             FineTuning::Full => policy.clone().no_grad(),
@@ -194,6 +194,15 @@ impl<'a> SuperHf<'a> {
             &self.device,
         )
         .await?;
+        let finite = |sample: &Sample| sample.generated.log_probs.iter().all(|p| p.is_finite());
+        if !samples.iter().all(finite) {
+            return Err(LabError::Diverged {
+                step,
+                what: "the policy's logits are no longer finite numbers, so the last update \
+                       broke it; lower the learning rate"
+                    .into(),
+            });
+        }
         let dropped = rollout::drop_empty(&mut samples);
         Ok((samples, dropped))
     }
@@ -296,9 +305,10 @@ impl<'a> SuperHf<'a> {
 fn trainable_policy(
     policy: LanguageModel,
     config: &SuperHfConfig,
-    training: &Device,
 ) -> Result<LanguageModel, LabError> {
-    let policy = policy.fork(training);
+    // `valid` leaves the autodiff device if the model was loaded there; `train` moves it onto
+    // the autodiff twin of its device with each parameter's trainability as it was set.
+    let policy = policy.valid().train();
     match (&config.fine_tuning, policy.has_adapters()) {
         (FineTuning::Lora(lora), false) => policy.with_lora(lora, config.seed),
         (FineTuning::Lora(_), true) => Ok(policy),
