@@ -87,6 +87,7 @@ impl Fixtures {
             &mut Silent,
         ))
         .expect("the run starts")
+        .report
     }
 }
 

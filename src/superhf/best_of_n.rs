@@ -19,6 +19,12 @@ use crate::rng::SplitMix64;
 use burn::module::Module;
 use std::collections::BTreeMap;
 
+/// A finished (or stopped, or failed) run and what ended it early when something did.
+pub struct BestOfNOutcome {
+    pub report: BestOfNReport,
+    pub error: Option<LabError>,
+}
+
 /// Runs best-of-N for `config.steps` batches of prompts. Errors on the way end the run with
 /// the status `failed`, keeping the finished batches.
 pub async fn run(
@@ -26,7 +32,7 @@ pub async fn run(
     config: BestOfNConfig,
     models: RunModels<'_>,
     progress: &mut impl Progress,
-) -> Result<BestOfNReport, LabError> {
+) -> Result<BestOfNOutcome, LabError> {
     config.validate()?;
     models.tokenizer.check_fits(models.policy.vocab_size())?;
     let mut report = BestOfNReport::new("best-of-n", config.clone(), device.report.clone());
@@ -39,11 +45,12 @@ pub async fn run(
     };
     let outcome = batches(device, &config, &models, &mut result, &mut report, progress).await;
     report.elapsed_ms = started.elapsed().as_secs_f64() * 1e3;
-    if let Err(error) = outcome {
+    let error = outcome.err();
+    if let Some(error) = &error {
         report.status = RunStatus::Failed(error.to_string());
     }
     report.result = Some(result);
-    Ok(report)
+    Ok(BestOfNOutcome { report, error })
 }
 
 async fn batches(

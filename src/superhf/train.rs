@@ -29,10 +29,12 @@ use burn::module::Module;
 use burn::tensor::Device;
 use std::collections::BTreeMap;
 
-/// A finished (or stopped, or diverged) run: its report and the policy it trained.
+/// A finished (or stopped, or failed) run: its report, the policy it trained, and what ended
+/// it early when something did (the report's status says the same in words).
 pub struct SuperHfOutcome {
     pub report: SuperHfReport,
     pub policy: LanguageModel,
+    pub error: Option<LabError>,
 }
 
 /// Runs SuperHF. An invalid configuration or models that do not fit it are an error; a run
@@ -50,13 +52,15 @@ pub async fn run(
     let mut superhf = SuperHf::prepare(&device.device, &config, models)?;
     let outcome = superhf.steps(progress, &mut report).await;
     report.elapsed_ms = started.elapsed().as_secs_f64() * 1e3;
-    if let Err(error) = outcome {
+    let error = outcome.err();
+    if let Some(error) = &error {
         report.status = RunStatus::Failed(error.to_string());
     }
     report.result = Some(superhf.result);
     Ok(SuperHfOutcome {
         report,
         policy: superhf.policy,
+        error,
     })
 }
 
