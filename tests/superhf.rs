@@ -374,13 +374,13 @@ fn a_nan_loss_stops_before_its_update() {
     }];
     let adapters = |model: &LanguageModel| -> Vec<Vec<f32>> {
         (model.adapter_tensors().iter())
-            .map(|tensor| tensor.values().into_data().to_vec().unwrap())
+            .map(|tensor| tensor.values().into_data().try_to_vec::<f32>().unwrap())
             .collect()
     };
     let before = adapters(&policy);
     let training =
         pollster::block_on(tuner.train(&mut policy, &reference, &examples, (4, 7), &device));
-    let error = training.err().expect("the loss is NaN");
+    let error = training.expect_err("the loss is NaN");
     println!("{error}");
     assert!(
         matches!(error, LabError::Diverged { step: 4, .. }),
