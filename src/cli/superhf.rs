@@ -143,6 +143,7 @@ pub async fn superhf(args: RunArgs) -> Result<(), LabError> {
         samples,
         &outcome.report.steps,
     )?;
+    // TODO: save the weights of a fully fine-tuned policy (the presets fine-tune with LoRA).
     if let FineTuning::Lora(lora) = &config.fine_tuning {
         let folder = args.out.join("adapter");
         create_folder(&folder)?;

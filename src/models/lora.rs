@@ -227,6 +227,8 @@ impl LoraAdapter {
 /// below `p`) and `1 / (1 - p)` otherwise, drawn in row-major order.
 ///
 /// Shapes: the result is `shape`.
+// TODO: draw the masks on the device; uploading them costs a transfer of the adapter's input
+// size per forward pass on a GPU.
 pub fn dropout_mask(
     seed: u64,
     path: &str,
