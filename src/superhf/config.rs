@@ -330,3 +330,46 @@ impl std::str::FromStr for Preset {
             })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn presets_are_valid_and_named() {
+        for preset in Preset::ALL {
+            let config = preset.config();
+            config.validate().unwrap();
+            BestOfNConfig::from(config.clone()).validate().unwrap();
+            assert_eq!(preset.name().parse::<Preset>().unwrap(), preset);
+            assert_eq!(config.preset.as_deref(), Some(preset.name()));
+        }
+        let sentiment = Preset::Sentiment.config();
+        assert_eq!(
+            sentiment.rollout.new_tokens,
+            TokenBudget { min: 24, max: 32 }
+        );
+        assert!(!sentiment.rollout.chat_frame && Preset::Paper.config().rollout.chat_frame);
+        assert!("fast".parse::<Preset>().is_err());
+    }
+
+    #[test]
+    fn the_defaults_are_the_reference_settings() {
+        let config = SuperHfConfig::default();
+        assert_eq!(config.rollout.prompts_per_step, 2);
+        assert_eq!(config.rollout.completions_per_prompt, 16);
+        assert_eq!(config.rollout.new_tokens, TokenBudget::fixed(64));
+        assert_eq!(
+            (config.rollout.temperature, config.rollout.top_p),
+            (1.0, 0.95)
+        );
+        assert_eq!((config.keep_top, config.kl_coefficient), (1, 0.35));
+        assert_eq!((config.learning_rate, config.warmup_steps), (2e-5, 32));
+        assert_eq!(config.fine_tuning, FineTuning::Lora(LoraConfig::default()));
+        let serialised = serde_json::to_string(&config).unwrap();
+        let back: SuperHfConfig = serde_json::from_str(&serialised).unwrap();
+        assert_eq!(back, config);
+        let partial: SuperHfConfig = serde_json::from_str(r#"{"steps": 3}"#).unwrap();
+        assert_eq!(partial.steps, 3);
+    }
+}

@@ -65,9 +65,9 @@ pub struct TrainingBatch {
 impl TrainingBatch {
     pub fn new(examples: &[Example], device: &Device) -> Result<Self, LabError> {
         let positions = examples.iter().map(|e| e.tokens.len()).max().unwrap_or(0);
-        if examples.is_empty() || positions < 2 {
+        if positions < 2 || examples.iter().any(|example| example.tokens.is_empty()) {
             return Err(LabError::Config(
-                "a training batch needs sequences of at least two tokens".into(),
+                "a training batch needs sequences of tokens, one at least two long".into(),
             ));
         }
         let positions = positions - 1;
@@ -217,4 +217,40 @@ async fn read_terms(loss: &SuperHfLoss) -> Result<[f64; 3], LabError> {
     let values = (data.convert::<f32>().try_into_vec::<f32>())
         .map_err(|error| LabError::from_failed_read(&format!("{error:?}")))?;
     Ok([0, 1, 2].map(|i| f64::from(values[i])))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ints(tensor: Tensor<2, Int>) -> Vec<i32> {
+        tensor.into_data().convert::<i32>().try_to_vec().unwrap()
+    }
+
+    /// Prompts of different lengths: positions start at the earliest completion target, and
+    /// only completion tokens count.
+    #[test]
+    fn a_batch_masks_prompts_and_padding() {
+        let examples = [
+            Example {
+                tokens: vec![1, 2, 3, 4, 5, 6],
+                prompt_len: 2,
+            },
+            Example {
+                tokens: vec![7, 8, 9, 10],
+                prompt_len: 3,
+            },
+        ];
+        let batch = TrainingBatch::new(&examples, &Device::flex()).unwrap();
+        assert_eq!(batch.first, 1);
+        assert_eq!(ints(batch.inputs), [1, 2, 3, 4, 5, 7, 8, 9, 0, 0]);
+        assert_eq!(ints(batch.targets), [3, 4, 5, 6, 9, 10, 0, 0]);
+        let mask: Vec<f32> = batch.mask.into_data().try_to_vec().unwrap();
+        assert_eq!(mask, [1.0, 1.0, 1.0, 1.0, 0.0, 1.0, 0.0, 0.0]);
+        let empty = [Example {
+            tokens: Vec::new(),
+            prompt_len: 0,
+        }];
+        assert!(TrainingBatch::new(&empty, &Device::flex()).is_err());
+    }
 }

@@ -94,3 +94,32 @@ impl PromptOrder {
             .collect()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_prompt_comes_once_before_any_comes_twice() {
+        let prompts: Vec<String> = (0..7).map(|i| format!("prompt {i}")).collect();
+        let mut order = PromptOrder::new(prompts.clone(), 3);
+        let mut first = order.take(7);
+        let second = order.take(7);
+        assert_ne!(first, prompts, "shuffled");
+        first.sort();
+        assert_eq!(first, prompts);
+        let mut second_sorted = second.clone();
+        second_sorted.sort();
+        assert_eq!(second_sorted, prompts);
+        assert_eq!(PromptOrder::new(prompts, 3).take(14)[7..], second[..]);
+    }
+
+    #[test]
+    fn bundled_lists_are_valid() {
+        for set in [PromptSet::Chat, PromptSet::Sentiment] {
+            set.validate().unwrap();
+            assert!(set.prompts().len() >= 50);
+        }
+        assert!(PromptSet::Custom(vec![" ".into()]).validate().is_err());
+    }
+}
