@@ -1,11 +1,13 @@
 //! The native command-line tool: the same core as the page, on the CPU or through wgpu.
 
+mod cli;
+
 use clap::{Parser, Subcommand};
+use cli::{LogSteps, to_json};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use superlab::LabError;
 use superlab::device::{BackendChoice, LabDevice, Requirements};
-use superlab::progress::{Control, Progress, StepEvent};
 use superlab::report::RunStatus;
 use superlab::selfcheck::{self, CheckConfig};
 use superlab::superhf::meteor::{WordNet, meteor};
@@ -43,26 +45,12 @@ enum Command {
         #[arg(long)]
         pairs: PathBuf,
     },
-}
-
-/// Logs each step to standard error.
-struct LogSteps;
-
-impl Progress for LogSteps {
-    async fn step(&mut self, event: &StepEvent) -> Control {
-        let metrics: Vec<String> = event
-            .metrics
-            .iter()
-            .map(|(name, value)| format!("{name} {value:.6}"))
-            .collect();
-        log::info!(
-            "step {}/{}: {}",
-            event.step,
-            event.total,
-            metrics.join(", ")
-        );
-        Control::Continue
-    }
+    /// Align a language model with SuperHF (sample, score, keep the best, fine-tune) and write
+    /// report.json, samples.jsonl, metrics.csv and the LoRA adapter into --out.
+    Superhf(cli::superhf::RunArgs),
+    /// The best-of-N baseline: answer each prompt with the completion the reward model
+    /// prefers; writes report.json, samples.jsonl and metrics.csv into --out.
+    BestOfN(cli::superhf::RunArgs),
 }
 
 fn main() -> ExitCode {
@@ -101,6 +89,8 @@ async fn run(command: Command) -> Result<(), LabError> {
             }
         }
         Command::Meteor { pairs } => score_meteor_pairs(&pairs)?,
+        Command::Superhf(args) => cli::superhf::superhf(args).await?,
+        Command::BestOfN(args) => cli::superhf::best_of_n(args).await?,
     }
     Ok(())
 }
@@ -126,11 +116,6 @@ fn score_meteor_pairs(path: &Path) -> Result<(), LabError> {
         println!("{}", meteor(&pair.hypothesis, &pair.reference, &wordnet));
     }
     Ok(())
-}
-
-fn to_json(value: &impl serde::Serialize) -> Result<String, LabError> {
-    serde_json::to_string_pretty(value)
-        .map_err(|error| LabError::Execution(format!("cannot encode the report: {error}")))
 }
 
 fn write_output(out: Option<PathBuf>, text: &str) -> Result<(), LabError> {
