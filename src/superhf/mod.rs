@@ -3,3 +3,4 @@
 pub mod advantage;
 pub mod loss;
 pub mod meteor;
+pub mod reward;
