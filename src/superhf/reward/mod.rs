@@ -1,6 +1,7 @@
 //! Reward models for SuperHF: training them on labelled texts or preference pairs, reward
 //! models on causal language models, and the lab's two default reward models.
 
+pub mod causal_lm;
 pub mod checkpoint;
 pub mod config;
 pub mod data;
