@@ -1,5 +1,7 @@
 //! The native command-line tool: the same core as the page, on the CPU or through wgpu.
 
+mod cli;
+
 use clap::{Parser, Subcommand};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -43,6 +45,10 @@ enum Command {
         #[arg(long)]
         pairs: PathBuf,
     },
+    /// Train a reward model's linear head on labelled texts or preference pairs.
+    TrainReward(cli::train_reward::TrainRewardArgs),
+    /// Print the reward a reward model gives each text.
+    Score(cli::score::ScoreArgs),
 }
 
 /// Logs each step to standard error.
@@ -101,6 +107,8 @@ async fn run(command: Command) -> Result<(), LabError> {
             }
         }
         Command::Meteor { pairs } => score_meteor_pairs(&pairs)?,
+        Command::TrainReward(args) => cli::train_reward::run(args).await?,
+        Command::Score(args) => cli::score::run(args).await?,
     }
     Ok(())
 }

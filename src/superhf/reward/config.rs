@@ -58,9 +58,9 @@ impl Default for RewardTrainingConfig {
     fn default() -> Self {
         Self {
             loss: RewardLoss::Regression,
-            epochs: 200,
+            epochs: 100,
             batch_size: 32,
-            learning_rate: 1e-2,
+            learning_rate: 1e-3,
             optimizer: OptimizerKind::AdamW,
             weight_decay: 1e-2,
             beta_1: 0.9,

@@ -5,8 +5,12 @@ pub mod causal_lm;
 pub mod checkpoint;
 pub mod config;
 pub mod data;
+pub mod defaults;
+pub mod hub;
 pub mod metrics;
+pub mod overlay;
 pub mod problem;
+pub mod text;
 pub mod train;
 
 pub use config::{OptimizerKind, RewardLoss, RewardTrainingConfig};
