@@ -158,3 +158,68 @@ fn the_default_models_carry_their_heads() {
         DefaultReward::Heldout.head_safetensors()
     );
 }
+
+fn superlab(args: &[&str]) -> String {
+    let output = Command::new(env!("CARGO_BIN_EXE_superlab"))
+        .args(args)
+        .env("RUST_LOG", "warn")
+        .output()
+        .expect("the superlab binary runs");
+    assert!(
+        output.status.success(),
+        "superlab {args:?} failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).unwrap()
+}
+
+/// `superlab score` prints one reward per text: the default models, and a head file read over
+/// the encoder it was trained on, which gives the default model's scores.
+#[test]
+fn the_score_command_prints_the_rewards() {
+    common::asset("models/all-MiniLM-L6-v2/model.safetensors");
+    let texts = ["The movie was wonderful.", "The movie was terrible."];
+    let encoder = minilm();
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    for which in DefaultReward::ALL {
+        let head = root.join(format!(
+            "src/superhf/reward/heads/{}.safetensors",
+            which.split()
+        ));
+        let head = head.to_str().unwrap();
+        for model in [which.name(), head] {
+            let printed = superlab(&[
+                "score",
+                "--reward-model",
+                model,
+                "--backend",
+                "cpu",
+                "--text",
+                texts[0],
+                "--text",
+                texts[1],
+            ]);
+            let scores: Vec<f32> = printed.lines().map(|l| l.parse().unwrap()).collect();
+            let library = default_reward_model(which, &encoder, &Device::flex()).unwrap();
+            let want = pollster::block_on(library.score(&texts, &Device::flex())).unwrap();
+            println!("superlab score --reward-model {model}: {scores:?}");
+            assert_eq!(scores, want);
+        }
+    }
+}
+
+/// A text longer than MiniLM reads is cut to the 128 tokens its tokenizer names, the closing
+/// `[SEP]` kept, as sentence-transformers truncates.
+#[test]
+fn long_texts_are_truncated_to_what_the_encoder_reads() {
+    let encoder = minilm();
+    let model = default_reward_model(DefaultReward::Train, &encoder, &Device::flex()).unwrap();
+    assert_eq!(model.tokens.max_tokens(), 128);
+    let long = "The walk was lovely and the park was quiet. ".repeat(40);
+    let ids = model.tokens.encode(&long).unwrap();
+    let short = model.tokens.encode("The walk was lovely.").unwrap();
+    assert_eq!(ids.len(), 128);
+    assert_eq!((ids[0], ids[127]), (short[0], *short.last().unwrap()));
+    let rewards = pollster::block_on(model.score(&[long.as_str()], &Device::flex())).unwrap();
+    assert!(rewards[0].is_finite());
+}

@@ -29,7 +29,7 @@ use superlab::models::encoder::reward::{
 };
 use superlab::progress::{Control, Progress, Silent, StepEvent};
 use superlab::report::RunStatus;
-use superlab::superhf::reward::checkpoint::pooled_reward_tensors;
+use superlab::superhf::reward::checkpoint::{pooled_reward_tensors, to_safetensors};
 use superlab::superhf::reward::{
     OptimizerKind, RewardData, RewardLoss, RewardTrainingConfig, TokenisedData, TokenisedItems,
     regression_loss, train_encoder_reward,
@@ -561,4 +561,79 @@ fn unusable_training_requests_are_clear_errors() {
         },
     };
     assert!(attempt(&empty_text, &regression).contains("text 2 has no tokens"));
+}
+
+/// A model trained end to end is written under the hub's names and reads back through
+/// `EncoderReward::from_hub` (as a plain encoder with a pooled head) with the same rewards.
+#[test]
+fn a_trained_model_reads_back_from_its_safetensors() {
+    let fixture = fixture();
+    for name in ["bert_regression", "distilbert_bradley_terry"] {
+        let case = &fixture.cases[name];
+        let config = RewardTrainingConfig {
+            epochs: 2,
+            ..case.training()
+        };
+        let run = train(case, fixture.seed, &case.data(), &config, &mut Silent);
+        let tensors = pooled_reward_tensors(pooled(&run.model));
+        let bytes = pollster::block_on(to_safetensors(&tensors)).unwrap();
+        let weights = superlab::models::weights::Weights::from_safetensors("t", bytes).unwrap();
+        assert_eq!(weights.names().len(), tensors.len());
+        // The checkpoint is a plain encoder's: its configuration names the plain class.
+        let mut config_json = case.config.clone();
+        config_json["architectures"] = match name.starts_with("bert") {
+            true => serde_json::json!(["BertModel"]),
+            false => serde_json::json!(["DistilBertModel"]),
+        };
+        let device = Device::flex();
+        let reloaded = EncoderReward::from_hub(&config_json.to_string(), &weights, &device);
+        let batch = TokenBatch::right_padded(&case.sequences(), 0, &device).unwrap();
+        let want = values(run.model.rewards(&batch).unwrap());
+        let got = values(reloaded.unwrap().rewards(&batch).unwrap());
+        assert_eq!(got, want, "{name}");
+    }
+}
+
+/// One optimiser step on wgpu (Vulkan; Mesa's lavapipe without a GPU), where the page trains:
+/// the trained encoder's case and a frozen one, against the same reference and tolerance.
+#[test]
+fn one_optimiser_step_matches_pytorch_on_wgpu() {
+    let fixture = fixture();
+    let lab_device = pollster::block_on(LabDevice::acquire(
+        superlab::device::BackendChoice::Wgpu,
+        &superlab::device::Requirements::default(),
+    ))
+    .expect("a wgpu device");
+    for name in ["bert_regression", "distilbert_bradley_terry_frozen"] {
+        let case = &fixture.cases[name];
+        let model = case.model(fixture.seed, &lab_device.device);
+        let run = pollster::block_on(train_encoder_reward(
+            model,
+            &case.data(),
+            &case.training(),
+            &lab_device,
+            &mut Silent,
+        ))
+        .unwrap();
+        let result = run.report.result.as_ref().unwrap();
+        assert_close(
+            &format!("{name} reported loss, wgpu"),
+            &[result.train_loss.unwrap() as f32],
+            &[case.loss],
+            TOLERANCE,
+            true,
+        );
+        let tensors = pooled_reward_tensors(pooled(&run.model));
+        for (parameter, want) in &case.updated {
+            let got = pollster::block_on(named(&tensors, parameter).values().into_data_async());
+            let got: Vec<f32> = got.unwrap().convert::<f32>().try_into_vec().unwrap();
+            assert_close(
+                &format!("{name} {parameter} after the step, wgpu"),
+                &got,
+                want,
+                TOLERANCE,
+                true,
+            );
+        }
+    }
 }
