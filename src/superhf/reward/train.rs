@@ -93,6 +93,7 @@ pub async fn train_encoder_reward(
     };
     let trained = run.epochs(pooled.head.clone(), score, progress).await?;
     pooled.head = trained.model;
+    pooled.encoder = pooled.encoder.valid();
     Ok(TrainingRun {
         model: EncoderReward::new(Scorer::Pooled(pooled), reading),
         report: trained.report,
