@@ -1,5 +1,7 @@
-//! Reward models for SuperHF: training them on labelled texts or preference pairs, reward
-//! models on causal language models, and the lab's two default reward models.
+//! Reward models for SuperHF: training them on labelled texts or preference pairs
+//! ([`train`]), reward models on causal language models ([`causal_lm`]), any hub reward
+//! checkpoint with its tokenizer ([`hub`], [`text`]), and the lab's two default reward models
+//! ([`defaults`]).
 
 pub mod causal_lm;
 pub mod checkpoint;
@@ -15,5 +17,7 @@ pub mod train;
 
 pub use config::{OptimizerKind, RewardLoss, RewardTrainingConfig};
 pub use data::RewardData;
+pub use defaults::{DefaultReward, EncoderFiles, default_reward_model};
 pub use problem::{Evaluation, TokenisedData, TokenisedItems, regression_loss};
+pub use text::{TextReward, TextTokens};
 pub use train::{TrainingRun, train_encoder_reward, train_reward_model};

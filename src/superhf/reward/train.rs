@@ -80,7 +80,8 @@ pub async fn train_encoder_reward(
     };
     let run = Run::start(data, config, device)?;
     let plain = device.device.clone().inner();
-    let embeddings = embed(&run.problem, &pooled.encoder.valid(), config, &plain)?;
+    pooled.encoder = pooled.encoder.valid();
+    let embeddings = embed(&run.problem, &pooled.encoder, config, &plain)?;
     let embeddings_autodiff = embeddings.clone().autodiff();
     let score = |head: &Linear, _: &Problem, texts: &[usize], device: &Device| {
         let source = match device.is_autodiff() {
@@ -93,7 +94,6 @@ pub async fn train_encoder_reward(
     };
     let trained = run.epochs(pooled.head.clone(), score, progress).await?;
     pooled.head = trained.model;
-    pooled.encoder = pooled.encoder.valid();
     Ok(TrainingRun {
         model: EncoderReward::new(Scorer::Pooled(pooled), reading),
         report: trained.report,
@@ -102,7 +102,7 @@ pub async fn train_encoder_reward(
 }
 
 /// Trains every parameter of `model` that requires a gradient (a module frozen in part
-/// keeps that part).
+/// keeps that part), whatever `config.train_encoder` says.
 pub async fn train_reward_model<M: RewardModel + Module>(
     model: M,
     data: &TokenisedData,
