@@ -3,18 +3,33 @@
 //!
 //! Every masking method optimises a mask over the coefficients of some representation of the
 //! image (shearlets, wavelets, or the pixels themselves), so they share one interface: a
-//! [`Representation`] turns images into a flat vector of coefficients per channel and back.
+//! [`Representation`] turns images into a flat vector of coefficients per channel and back,
+//! and [`mask_optimiser`] optimises a mask over any of them with each method's settings.
+//!
+//! The hallucination score ([`hallucination`]) compares the edges of an explanation with
+//! those of the image, found by CoShREM's complex-shearlet edge detector ([`edges`]).
 
 mod bilinear;
+pub mod edges;
 pub mod extremal;
 pub mod gradcam;
+pub mod hallucination;
 mod host;
+pub mod mask_optimiser;
 pub mod metrics;
+pub mod noise;
+pub mod obfuscation;
 pub mod pixel;
 pub mod representation;
+pub mod shearletx;
 
+pub use edges::{EdgeConfig, EdgeMap, EdgeSystem};
 pub use extremal::{ExtremalConfig, ExtremalResult, extremal_perturbation};
 pub use gradcam::{GradCamConfig, GradCamResult, grad_cam};
+pub use hallucination::{GreyLevels, Hallucination, HallucinationConfig, ImageEdges};
+pub use mask_optimiser::{LossTerms, MaskOutcome, MaskSettings, optimise_mask};
 pub use metrics::ExplanationScores;
+pub use noise::NoiseDistribution;
+pub use obfuscation::Variant;
 pub use pixel::PixelRepresentation;
 pub use representation::Representation;

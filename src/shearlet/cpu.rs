@@ -21,6 +21,19 @@ impl ShearletSystem {
     /// # Panics
     /// If `image` does not hold `rows * cols` values.
     pub fn analyse(&self, image: &[f32]) -> Vec<f32> {
+        let image: Vec<f64> = image.iter().map(|&v| v.into()).collect();
+        self.analyse_f64(&image)
+            .into_iter()
+            .map(|v| v as f32)
+            .collect()
+    }
+
+    /// [`ShearletSystem::analyse`] in f64 throughout, for references that need more digits
+    /// than f32 holds (finite differences).
+    ///
+    /// # Panics
+    /// If `image` does not hold `rows * cols` values.
+    pub fn analyse_f64(&self, image: &[f64]) -> Vec<f64> {
         let plane = self.rows * self.cols;
         assert_eq!(
             image.len(),
@@ -30,10 +43,7 @@ impl ShearletSystem {
             self.cols
         );
         let fft = Fft2::new(self.rows, self.cols);
-        let mut spectrum: Vec<Complex64> = image
-            .iter()
-            .map(|&v| Complex64::new(v.into(), 0.0))
-            .collect();
+        let mut spectrum: Vec<Complex64> = image.iter().map(|&v| Complex64::new(v, 0.0)).collect();
         fft.forward(&mut spectrum);
         let mut coefficients = Vec::with_capacity(self.bands.len() * plane);
         let mut band = vec![Complex64::default(); plane];
@@ -42,7 +52,7 @@ impl ShearletSystem {
                 *b = s * psi;
             }
             fft.inverse(&mut band);
-            coefficients.extend(band.iter().map(|z| z.re as f32));
+            coefficients.extend(band.iter().map(|z| z.re));
         }
         coefficients
     }
@@ -53,6 +63,18 @@ impl ShearletSystem {
     /// # Panics
     /// If `coefficients` does not hold `bands * rows * cols` values.
     pub fn synthesise(&self, coefficients: &[f32]) -> Vec<f32> {
+        let coefficients: Vec<f64> = coefficients.iter().map(|&v| v.into()).collect();
+        self.synthesise_f64(&coefficients)
+            .into_iter()
+            .map(|v| v as f32)
+            .collect()
+    }
+
+    /// [`ShearletSystem::synthesise`] in f64 throughout.
+    ///
+    /// # Panics
+    /// If `coefficients` does not hold `bands * rows * cols` values.
+    pub fn synthesise_f64(&self, coefficients: &[f64]) -> Vec<f64> {
         let plane = self.rows * self.cols;
         assert_eq!(
             coefficients.len(),
@@ -71,7 +93,7 @@ impl ShearletSystem {
             .zip(coefficients.chunks_exact(plane))
         {
             for (b, &v) in band.iter_mut().zip(values) {
-                *b = Complex64::new(v.into(), 0.0);
+                *b = Complex64::new(v, 0.0);
             }
             fft.forward(&mut band);
             for ((s, b), psi) in sum.iter_mut().zip(&band).zip(filter) {
@@ -82,6 +104,6 @@ impl ShearletSystem {
             *s /= w;
         }
         fft.inverse(&mut sum);
-        sum.iter().map(|z| z.re as f32).collect()
+        sum.iter().map(|z| z.re).collect()
     }
 }

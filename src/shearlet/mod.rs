@@ -12,7 +12,8 @@
 //! ShearLab stores the same arrays fftshifted). Analysis is then
 //! `c_k = IFFT2(FFT2(x) psi_k)` and synthesis `x = IFFT2(sum_k FFT2(c_k) psi_k / W)`, with the
 //! dual-frame weights `W = sum_k psi_k^2` in `dual_weights`. `cpu` implements both as the
-//! reference for faster paths.
+//! reference for faster paths; [`ShearletTransform`] computes them on tensors (any device,
+//! differentiable) for the explanation methods.
 //!
 //! The spectra are real: every filter is centrally symmetric in pixel space (ShearLab's are
 //! complex arrays whose imaginary parts stay below 1e-15 at even sizes). They are stored as
@@ -21,15 +22,18 @@
 mod bands;
 mod cpu;
 mod directional;
-mod fft2;
+pub(crate) mod fft2;
 mod filters;
 mod grid;
+mod spectrum;
 mod support;
 mod taps;
+mod transform;
 mod wedge;
 
 pub use bands::{BandInfo, Cone};
 pub use support::minimum_size;
+pub use transform::ShearletTransform;
 
 use crate::LabError;
 

@@ -3,4 +3,5 @@
 pub mod advantage;
 pub mod loss;
 pub mod meteor;
+pub mod ppo;
 pub mod reward;

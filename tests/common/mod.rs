@@ -124,3 +124,20 @@ pub fn assert_close(what: &str, got: &[f32], want: &[f64], tolerance: f64, relat
         want[at]
     );
 }
+
+/// A photograph from the assets (`photos/NAME`) as RGB in [0, 1], resized to `size x size`
+/// with a triangle (bilinear) filter: `[3, size, size]` values, channel after channel.
+pub fn photo_rgb(name: &str, size: u32) -> Vec<f32> {
+    let bytes = read_asset(&format!("photos/{name}"));
+    let image = image::load_from_memory(&bytes)
+        .unwrap_or_else(|error| panic!("photos/{name}: {error}"))
+        .to_rgb8();
+    let image = image::imageops::resize(&image, size, size, image::imageops::FilterType::Triangle);
+    (0..3)
+        .flat_map(|channel| {
+            image
+                .pixels()
+                .map(move |pixel| f32::from(pixel.0[channel]) / 255.0)
+        })
+        .collect()
+}
