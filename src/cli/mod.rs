@@ -1,8 +1,11 @@
 //! The command-line tool's commands that have grown beyond a few lines, one module each, with
 //! what they share: progress logging and file output.
 
+pub mod files;
 pub mod model_files;
+pub mod score;
 pub mod superhf;
+pub mod train_reward;
 
 use std::path::Path;
 use superlab::LabError;

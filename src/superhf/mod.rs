@@ -18,6 +18,7 @@ pub mod models;
 pub mod ppo;
 pub mod prompts;
 pub mod report;
+pub mod reward;
 pub mod rollout;
 pub mod schedule;
 pub mod train;
