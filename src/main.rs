@@ -1,5 +1,7 @@
 //! The native command-line tool: the same core as the page, on the CPU or through wgpu.
 
+mod cli;
+
 use clap::{Parser, Subcommand};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -43,6 +45,12 @@ enum Command {
         #[arg(long)]
         pairs: PathBuf,
     },
+    /// Continue a prompt with a language model (the default SmolLM2, or local files).
+    Generate(cli::generate::GenerateArgs),
+    /// Score texts with a text-encoder reward model, one score per line.
+    Score(cli::score::ScoreArgs),
+    /// Classify a photograph with an image classifier, printing the top classes as JSON.
+    Classify(cli::classify::ClassifyArgs),
 }
 
 /// Logs each step to standard error.
@@ -101,6 +109,9 @@ async fn run(command: Command) -> Result<(), LabError> {
             }
         }
         Command::Meteor { pairs } => score_meteor_pairs(&pairs)?,
+        Command::Generate(args) => cli::generate::run(args).await?,
+        Command::Score(args) => cli::score::run(args).await?,
+        Command::Classify(args) => cli::classify::run(args).await?,
     }
     Ok(())
 }
