@@ -53,7 +53,7 @@ pub fn model_kind(files: js_sys::Map) -> Result<JsValue, JsValue> {
 
 /// Builds the model that `files` (a `Map` of names to `Uint8Array`s) make on this worker's
 /// device, which must be of `kind` unless that is `null`, and keeps it as the worker's model
-/// of its kind. Returns its summary.
+/// of its kind, in place of the one it had. Returns its summary.
 #[wasm_bindgen(js_name = buildModel)]
 pub fn build_model(kind: JsValue, files: js_sys::Map) -> Result<JsValue, JsValue> {
     let expected: Option<ModelKind> = match kind.is_null() || kind.is_undefined() {
@@ -62,7 +62,10 @@ pub fn build_model(kind: JsValue, files: js_sys::Map) -> Result<JsValue, JsValue
     };
     let files = files_from_js(&files)?;
     let kind = load::kind_of(&files)?;
-    MODELS.with_borrow_mut(|models| models.release(expected.unwrap_or(kind)));
+    // The old model goes first, to make room, unless the files are refused for their kind.
+    if expected.is_none_or(|expected| expected == kind) {
+        MODELS.with_borrow_mut(|models| models.release(kind));
+    }
     let loaded = load::load(files, &current_device()?, expected)?;
     let summary = to_js(&loaded.summary)?;
     MODELS.with_borrow_mut(|models| match loaded.model {
