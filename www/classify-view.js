@@ -95,6 +95,8 @@ export function createClassifyView(lab) {
 
   function failed({ task, message, fatal }) {
     if (!pending || task !== 'classify') return false;
+    // A file the core cannot decode is no picture either.
+    $('image-preview').hidden = true;
     showError(message);
     setStatus('');
     pending.reject(new Error(message));

@@ -17,11 +17,13 @@ const FIELDS = [
 ];
 
 function summaryRows(summary) {
+  const where = summary.device || 'the GPU';
   const rows = [
     ['Model', summary.name],
     ['Architecture', `${summary.architecture} (${summary.format})`],
     ['Parameters', formatCount(summary.parameters)],
-    ['Weights on the device', `${formatBytes(summary.weights_bytes)} as f32 on ${summary.device}`],
+    // A browser's WebGPU adapter may have no name.
+    ['Weights on the device', `${formatBytes(summary.weights_bytes)} as f32 on ${where}`],
   ];
   if (summary.vocab_size !== null) {
     rows.push(['Vocabulary', `${summary.vocab_size} (tokenizer ${summary.tokenizer_vocab_size})`]);
@@ -156,7 +158,8 @@ export function createLanguageView(lab) {
       $('lm-output').textContent = generation.text;
       $('lm-score').disabled = false;
       const seconds = generation.elapsed_ms / 1000;
-      const rate = generation.tokens.length / Math.max(seconds, 1e-3);
+      const perSecond = generation.tokens.length / Math.max(seconds, 1e-3);
+      const rate = perSecond < 1 ? perSecond.toPrecision(2) : perSecond.toFixed(1);
       const why = generation.interrupted
         ? 'stopped'
         : generation.ended
@@ -164,7 +167,7 @@ export function createLanguageView(lab) {
           : 'at the token limit';
       const text =
         `Done: ${generation.tokens.length} tokens in ${seconds.toFixed(2)} s ` +
-        `(${rate.toFixed(1)} per second), ${why}.`;
+        `(${rate} per second), ${why}.`;
       setRunning(false);
       setStatus(text);
       lab.setState('done', text);

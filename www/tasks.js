@@ -23,6 +23,9 @@ const WORDS = {
   image_classifier: 'image classifier',
 };
 
+// How often a download reports its progress.
+const PROGRESS_BYTES = 1 << 20;
+
 const article = (kind) => `${kind === 'image_classifier' ? 'an' : 'a'} ${WORDS[kind]}`;
 
 async function fetchAsset(asset, onProgress) {
@@ -37,12 +40,16 @@ async function fetchAsset(asset, onProgress) {
   const reader = response.body.getReader();
   const chunks = [];
   let loaded = 0;
+  let reported = 0;
   for (;;) {
     const { done, value } = await reader.read();
     if (done) break;
     chunks.push(value);
     loaded += value.length;
-    onProgress(loaded, total);
+    if (loaded - reported >= PROGRESS_BYTES) {
+      onProgress(loaded, total);
+      reported = loaded;
+    }
   }
   const bytes = new Uint8Array(loaded);
   let at = 0;
