@@ -267,6 +267,41 @@ fn classify_ranks_the_photo_as_timm() {
     assert_close("probabilities", &got, &want, PROBABILITY_TOLERANCE, false);
 }
 
+/// Through wgpu (Mesa's lavapipe where there is no GPU driver) the ranking is the CPU's: the
+/// same classes, probabilities within 1e-4 (the backends sum in other orders; the logits move
+/// by about 1e-5).
+#[test]
+fn classify_on_wgpu_ranks_as_on_the_cpu() {
+    #[derive(Deserialize)]
+    struct Ranked {
+        class: usize,
+        probability: f32,
+    }
+    let image = asset("photos/coffee.png");
+    let ranking = |backend: &str| -> Vec<Ranked> {
+        let args = [
+            "classify",
+            "--image",
+            image.to_str().unwrap(),
+            "--backend",
+            backend,
+        ];
+        serde_json::from_str(&succeeds(&args)).expect("the top five as JSON")
+    };
+    let (cpu, wgpu) = (ranking("cpu"), ranking("wgpu"));
+    let classes = |ranked: &[Ranked]| ranked.iter().map(|r| r.class).collect::<Vec<_>>();
+    assert_eq!(classes(&wgpu), classes(&cpu));
+    let want: Vec<f64> = cpu.iter().map(|r| f64::from(r.probability)).collect();
+    let got: Vec<f32> = wgpu.iter().map(|r| r.probability).collect();
+    assert_close(
+        "wgpu probabilities",
+        &got,
+        &want,
+        PROBABILITY_TOLERANCE,
+        false,
+    );
+}
+
 #[test]
 fn the_tool_says_what_it_cannot_read() {
     let error = fails(&[

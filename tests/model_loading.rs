@@ -128,6 +128,72 @@ fn a_gpt2_folder_makes_a_language_model_that_decodes_as_transformers() {
     assert_mentions(&error, &["no chat template"]);
 }
 
+/// A checkpoint split into shards with an index loads as the whole file does.
+#[test]
+fn a_sharded_checkpoint_loads_through_its_index() {
+    let (files, case) = tiny_gpt2();
+    let seed = model_files::gpt2_seed();
+    let (first, second): (Vec<_>, Vec<_>) = (case.weights.iter().cloned())
+        .partition(|spec| spec.name.contains(".h.0.") || spec.name.starts_with("h.0."));
+    assert!(!first.is_empty() && !second.is_empty());
+    let index = |specs: &[common::WeightSpec], shard: &str| {
+        specs
+            .iter()
+            .map(|spec| (spec.name.clone(), serde_json::Value::from(shard)))
+            .collect::<Vec<_>>()
+    };
+    let weight_map: serde_json::Map<String, serde_json::Value> =
+        index(&first, "model-00001-of-00002.safetensors")
+            .into_iter()
+            .chain(index(&second, "model-00002-of-00002.safetensors"))
+            .collect();
+    let index = serde_json::json!({"metadata": {}, "weight_map": weight_map});
+    let mut sharded = files.clone();
+    sharded.take("model.safetensors");
+    let sharded = sharded
+        .with(
+            "model.safetensors.index.json",
+            index.to_string().into_bytes(),
+        )
+        .with(
+            "model-00001-of-00002.safetensors",
+            common::safetensors_from_spec(seed, &first),
+        )
+        .with(
+            "model-00002-of-00002.safetensors",
+            common::safetensors_from_spec(seed, &second),
+        );
+    let loaded = load_cpu(sharded).expect("the shards load");
+    assert_eq!(loaded.summary.name, "model");
+    let LoadedModel::Language(policy) = loaded.model else {
+        panic!("not a language model");
+    };
+    let request = GenerationRequest {
+        prompt: words(&case.greedy.prompt),
+        chat: false,
+        sampling: SamplingConfig::greedy(case.greedy.continuation.len()),
+    };
+    let go_on = async |_: &_| Control::Continue;
+    let generation = pollster::block_on(policy.generate(&request, &Device::flex(), go_on)).unwrap();
+    assert_eq!(generation.tokens, case.greedy.continuation);
+
+    let mut missing = files;
+    missing.take("model.safetensors");
+    let missing = missing
+        .with(
+            "model.safetensors.index.json",
+            index.to_string().into_bytes(),
+        )
+        .with(
+            "model-00001-of-00002.safetensors",
+            common::safetensors_from_spec(seed, &first),
+        );
+    assert_mentions(
+        &error_of(load_cpu(missing)),
+        &["model-00002-of-00002.safetensors", "give all the shards"],
+    );
+}
+
 /// Stop after the third step ends the generation there, with the tokens chosen so far.
 #[test]
 fn stopping_keeps_what_was_generated() {

@@ -56,6 +56,12 @@ pub struct Greedy {
     pub smallest_top2_margin: f64,
 }
 
+/// The seed the GPT-2 fixture draws its weights with.
+pub fn gpt2_seed() -> u64 {
+    let fixture: CausalFixture = fixture("gpt2");
+    fixture.seed
+}
+
 /// The tiny random GPT-2 of `tests/fixtures/gpt2.json` (case `gelu_new`, 97 tokens) as a hub
 /// folder would hold it, and its case.
 pub fn tiny_gpt2() -> (ModelFiles, CausalCase) {
