@@ -120,8 +120,8 @@ fn not_found(spec: &str, kind: ModelKind) -> LabError {
     LabError::Config(format!(
         "there is no file or folder {spec}. The command-line tool reads models from local files: \
          download the model's config.json, tokenizer.json and weights (*.safetensors, or one \
-         .gguf file) from https://huggingface.co/{spec} into a folder and pass the folder{defaults}; \
-         the page loads hub ids directly"
+         .gguf file) from https://huggingface.co/{spec} into a folder and pass the \
+         folder{defaults}; the page loads hub ids directly"
     ))
 }
 

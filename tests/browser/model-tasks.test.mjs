@@ -45,7 +45,9 @@ const ASSETS = path.join(
 /** The native tool's output for `args`, parsed as JSON. */
 function nativeJson(args) {
   const binary = process.env.SUPERLAB_BIN;
-  if (!binary) throw new Error('SUPERLAB_BIN is not set: run the browser tests through scripts/test');
+  if (!binary) {
+    throw new Error('SUPERLAB_BIN is not set: run the browser tests through scripts/test');
+  }
   const output = execFileSync(binary, args, {
     stdio: ['ignore', 'pipe', 'inherit'],
     env: { ...process.env, RUST_LOG: 'warn' },
@@ -81,7 +83,8 @@ function assertSameRanking(ranked, reference, what) {
     reference.map((r) => r.class),
     `${what}: other classes`,
   );
-  const largest = Math.max(...ranked.map((r, i) => Math.abs(r.probability - reference[i].probability)));
+  const differences = ranked.map((r, i) => Math.abs(r.probability - reference[i].probability));
+  const largest = Math.max(...differences);
   console.log(`${what}: largest probability difference ${largest.toExponential(3)}`);
   assert.ok(largest <= PROBABILITY_TOLERANCE, `${what}: probabilities differ by ${largest}`);
 }
@@ -93,8 +96,9 @@ let rankingReference;
 before(async () => {
   server = await startServer({ assets: ASSETS });
   const args = ['--backend', 'cpu', '--temperature', '0', '--max-new-tokens', `${NEW_TOKENS}`];
-  greedyReference = nativeJson(['generate', '--model', 'default', '--prompt', PROMPT, '--json', ...args]);
-  rankingReference = nativeJson(['classify', '--image', path.join(ASSETS, PHOTO), '--backend', 'cpu']);
+  greedyReference = nativeJson(['generate', '--prompt', PROMPT, '--json', ...args]);
+  const photo = path.join(ASSETS, PHOTO);
+  rankingReference = nativeJson(['classify', '--image', photo, '--backend', 'cpu']);
 });
 
 after(() => server?.stop());
