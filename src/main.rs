@@ -55,6 +55,10 @@ enum Command {
     TrainReward(cli::train_reward::TrainRewardArgs),
     /// Print the reward a reward model gives each text.
     Score(cli::score::ScoreArgs),
+    /// Continue a prompt with a language model (the default SmolLM2, or local files).
+    Generate(cli::generate::GenerateArgs),
+    /// Classify a photograph with an image classifier, printing the top classes as JSON.
+    Classify(cli::classify::ClassifyArgs),
 }
 
 fn main() -> ExitCode {
@@ -97,6 +101,8 @@ async fn run(command: Command) -> Result<(), LabError> {
         Command::BestOfN(args) => cli::superhf::best_of_n(args).await?,
         Command::TrainReward(args) => cli::train_reward::run(args).await?,
         Command::Score(args) => cli::score::run(args).await?,
+        Command::Generate(args) => cli::generate::run(args).await?,
+        Command::Classify(args) => cli::classify::run(args).await?,
     }
     Ok(())
 }

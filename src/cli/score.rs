@@ -1,6 +1,7 @@
 //! `superlab score`: the reward a reward model gives each text.
 
 use super::files::{checkpoint, encoder_dir, file_name, read};
+use superlab::models::load::{LoadedModel, ModelKind, load};
 use clap::Args;
 use std::path::Path;
 use superlab::LabError;
@@ -37,15 +38,13 @@ pub async fn run(args: ScoreArgs) -> Result<(), LabError> {
             let model = default_reward_model(which, &encoder, device)?;
             model.score(&args.text, device).await?
         }
-        None if Path::new(&args.reward_model).is_dir() => {
-            let files = checkpoint(Path::new(&args.reward_model))?;
-            let model = text_reward_from_hub(
-                &files.config_json,
-                &files.tokenizer_json,
-                &files.weights,
-                device,
-            )?;
-            model.score(&args.text, device).await?
+        None if !args.reward_model.ends_with(".safetensors") => {
+            let files = super::model_files(&args.reward_model, ModelKind::RewardModel)?;
+            let loaded = load(files, &lab_device, Some(ModelKind::RewardModel))?;
+            let LoadedModel::Reward(reward) = loaded.model else {
+                unreachable!("load checks the kind");
+            };
+            reward.score(&args.text, device).await?
         }
         None => {
             let path = Path::new(&args.reward_model);

@@ -7,6 +7,9 @@
 //! the model once, its keys and values then copied for each sequence. Each step reads back one
 //! small tensor, the chosen ids and their log-probabilities for the whole batch.
 //!
+//! A caller that shows progress or offers Stop passes an observer to [`generate_observed`],
+//! which it awaits after every step with each sequence's tokens so far.
+//!
 //! The random numbers come from the lab's SplitMix64, one per sequence and step in order, so a
 //! seed repeats a run exactly on the same backend (backends may still round logits
 //! differently, which can change a draw that falls on a boundary).
@@ -15,6 +18,7 @@ use super::CausalLm;
 use super::cache::KvCache;
 use super::sampling::{self, Filter};
 use crate::LabError;
+use crate::progress::Control;
 use crate::rng::SplitMix64;
 use burn::tensor::{Device, Int, Tensor, TensorData};
 use serde::{Deserialize, Serialize};
@@ -97,6 +101,20 @@ pub async fn generate(
     config: &SamplingConfig,
     device: &Device,
 ) -> Result<Vec<Completion>, LabError> {
+    let go_on = async |_: usize, _: &[Completion]| Control::Continue;
+    generate_observed(model, prompts, config, device, go_on).await
+}
+
+/// [`generate`], awaiting `after_step(step, completions)` after every decoding step (`step`
+/// counts from 1); when it answers [`Control::Stop`] the completions end there, with the tokens
+/// chosen so far.
+pub async fn generate_observed(
+    model: &impl CausalLm,
+    prompts: &[Vec<u32>],
+    config: &SamplingConfig,
+    device: &Device,
+    mut after_step: impl AsyncFnMut(usize, &[Completion]) -> Control,
+) -> Result<Vec<Completion>, LabError> {
     config.validate()?;
     let prompt_len = check_prompts(prompts)?;
     check_length(model, prompt_len, config.max_new_tokens)?;
@@ -133,7 +151,8 @@ pub async fn generate(
             completion.stopped = config.stop_tokens.contains(&token);
         }
         let all_stopped = completions.iter().all(|completion| completion.stopped);
-        if step == config.max_new_tokens || all_stopped {
+        let control = after_step(step, &completions).await;
+        if step == config.max_new_tokens || all_stopped || control == Control::Stop {
             break;
         }
         last = last_logits(model, model.hidden_states(tokens, &mut cache));
