@@ -3,6 +3,7 @@
 
 pub mod files;
 pub mod model_files;
+pub mod ppo;
 pub mod score;
 pub mod superhf;
 pub mod train_reward;
