@@ -279,37 +279,11 @@ impl<'a> Ppo<'a> {
         Ok(((!trained.is_empty()).then_some(rollouts), trained))
     }
 
-    /// SuperHF's KL on the batch (see `PpoSeries::kl`) under the current policy, a minibatch of
-    /// rows at a time, so that two models' full-vocabulary logits of the whole batch need not
-    /// be held at once.
+    /// SuperHF's KL on the batch under the current policy, on the inference device.
     async fn reference_kl(&self, rollouts: &Rollouts) -> Result<f64, LabError> {
         let (policy, reference) = (self.model.policy.valid(), self.reference.valid());
-        let tokens = rollouts.tokens(0, &self.device);
-        let (rows, columns) = (rollouts.rows.len(), rollouts.width() - 1);
-        let (mut total, mut positions) = (0.0, 0.0);
-        for start in (0..rows).step_by(self.config.ppo.minibatch_size) {
-            let size = self.config.ppo.minibatch_size.min(rows - start);
-            let spans: Vec<_> = (start..start + size)
-                .map(|row| rollouts.response_span(row))
-                .collect();
-            // Logits only from the first position that predicts a response token.
-            let first = spans.iter().map(|span| span.start).min().unwrap_or(0);
-            let mask: Vec<f32> = (spans.iter())
-                .flat_map(|span| (first..columns).map(|t| f32::from(u8::from(span.contains(&t)))))
-                .collect();
-            let count = f64::from(mask.iter().sum::<f32>());
-            let mask =
-                Tensor::from_data(TensorData::new(mask, [size, columns - first]), &self.device);
-            let inputs = tokens.clone().narrow(0, start, size);
-            let logits = |model: &LanguageModel| {
-                let hidden = model.hidden(inputs.clone());
-                model.project(hidden.narrow(1, first, columns - first))
-            };
-            let kl = kl_reference_policy(logits(&reference), logits(&policy), mask);
-            total += read_scalar(kl).await? * count;
-            positions += count;
-        }
-        Ok(total / positions.max(1.0))
+        let rows_per_pass = self.config.ppo.minibatch_size;
+        batch_kl(&policy, &reference, rollouts, rows_per_pass, &self.device).await
     }
 
     /// 5. One PPO update, its minibatches in an order drawn for the step.
@@ -398,6 +372,44 @@ impl<'a> Ppo<'a> {
             metrics: step_metrics(series),
         }
     }
+}
+
+/// SuperHF's KL on a batch of rollouts, which a PPO run reports as `kl`: `KL(p_ref ||
+/// p_policy)` over the full vocabulary at every response position, averaged over all response
+/// positions of the batch. It runs `rows_per_pass` rows at a time, so that two models'
+/// full-vocabulary logits of a whole batch need not be held at once.
+pub async fn batch_kl(
+    policy: &impl CausalLm,
+    reference: &impl CausalLm,
+    rollouts: &Rollouts,
+    rows_per_pass: usize,
+    device: &Device,
+) -> Result<f64, LabError> {
+    let tokens = rollouts.tokens(0, device);
+    let (rows, columns) = (rollouts.rows.len(), rollouts.width() - 1);
+    let (mut total, mut positions) = (0.0, 0.0);
+    for start in (0..rows).step_by(rows_per_pass.max(1)) {
+        let size = rows_per_pass.max(1).min(rows - start);
+        let spans: Vec<_> = (start..start + size)
+            .map(|row| rollouts.response_span(row))
+            .collect();
+        // Logits only from the first position that predicts a response token.
+        let first = spans.iter().map(|span| span.start).min().unwrap_or(0);
+        let mask: Vec<f32> = (spans.iter())
+            .flat_map(|span| (first..columns).map(|t| f32::from(u8::from(span.contains(&t)))))
+            .collect();
+        let count = f64::from(mask.iter().sum::<f32>());
+        let mask = Tensor::from_data(TensorData::new(mask, [size, columns - first]), device);
+        let inputs = tokens.clone().narrow(0, start, size);
+        let logits = |model: &dyn CausalLm| {
+            let hidden = model.hidden(inputs.clone());
+            model.project(hidden.narrow(1, first, columns - first))
+        };
+        let kl = kl_reference_policy(logits(reference), logits(policy), mask);
+        total += read_scalar(kl).await? * count;
+        positions += count;
+    }
+    Ok(total / positions.max(1.0))
 }
 
 /// The sampled tokens PPO trains on for one completion: all of them when no turn marker cut it
