@@ -51,6 +51,10 @@ enum Command {
     /// The best-of-N baseline: answer each prompt with the completion the reward model
     /// prefers; writes report.json, samples.jsonl and metrics.csv into --out.
     BestOfN(cli::superhf::RunArgs),
+    /// The PPO baseline (RLHF with a KL penalty) on the same prompts, sampling and reward
+    /// models; writes report.json, samples.jsonl, metrics.csv and the LoRA adapter with the
+    /// value head into --out.
+    Ppo(cli::superhf::RunArgs),
     /// Train a reward model's linear head on labelled texts or preference pairs.
     TrainReward(cli::train_reward::TrainRewardArgs),
     /// Print the reward a reward model gives each text.
@@ -99,6 +103,7 @@ async fn run(command: Command) -> Result<(), LabError> {
         Command::Meteor { pairs } => score_meteor_pairs(&pairs)?,
         Command::Superhf(args) => cli::superhf::superhf(args).await?,
         Command::BestOfN(args) => cli::superhf::best_of_n(args).await?,
+        Command::Ppo(args) => cli::ppo::run(args).await?,
         Command::TrainReward(args) => cli::train_reward::run(args).await?,
         Command::Score(args) => cli::score::run(args).await?,
         Command::Generate(args) => cli::generate::run(args).await?,

@@ -1,4 +1,4 @@
-//! `superlab superhf` and `superlab best-of-n` as a user runs them: the tiny models of
+//! `superlab superhf`, `superlab best-of-n` and `superlab ppo` as a user runs them: the tiny models of
 //! `tests/tiny_superhf/mod.rs` written as hub folders, a preset shortened to two steps, and the
 //! files the commands write, with the fields `src/cli/superhf.rs` documents. The model hashes
 //! in the report are checked against SHA-256 of the files computed here.
@@ -207,6 +207,69 @@ fn best_of_n_writes_report_samples_and_metrics() {
     ];
     check_common(&out, &report, &series);
     assert!(!out.join("adapter").exists());
+}
+
+/// PPO writes SuperHF's files under SuperHF's series names, and its value head beside the
+/// adapter under trl's names.
+#[test]
+fn ppo_writes_superhf_files_and_the_value_head() {
+    let folders = folders("ppo-cli");
+    let out = folders.root.join("run");
+    run("ppo", &folders, &out);
+    let report = read_json(&out.join("report.json"));
+    assert_eq!(report["lab"], "ppo");
+    let series = [
+        "reward_train",
+        "reward_heldout",
+        "kl",
+        "meteor_similarity",
+        "loss",
+        "policy_loss",
+        "value_loss",
+        "clip_fraction",
+        "approximate_kl",
+        "kl_coefficient",
+        "score_mean",
+    ];
+    check_common(&out, &report, &series);
+    check_identity(&report["result"]["models"]["reward"], &folders.reward);
+    assert_eq!(report["config"]["ppo"]["kl_coefficient"], 0.2);
+    assert_eq!(report["config"]["rollout"]["completions_per_prompt"], 8);
+    assert!(report["result"]["divergence"].is_null());
+    let csv = std::fs::read_to_string(out.join("metrics.csv")).unwrap();
+    for name in [
+        "policy_loss",
+        "value_loss",
+        "clip_fraction",
+        "approximate_kl",
+    ] {
+        assert!(csv.lines().next().unwrap().contains(name), "{name}");
+    }
+
+    let adapter = out.join("adapter");
+    let config = read_json(&adapter.join("adapter_config.json"));
+    assert_eq!(
+        (config["peft_type"].as_str(), config["r"].as_u64()),
+        (Some("LORA"), Some(4))
+    );
+    let bytes = std::fs::read(adapter.join("adapter_model.safetensors")).unwrap();
+    let weights = Weights::from_safetensors("adapter_model.safetensors", bytes).unwrap();
+    assert_eq!(weights.names().len(), 2 * 2 * 2);
+    let bytes = std::fs::read(adapter.join("value_head.safetensors")).unwrap();
+    let head = safetensors::SafeTensors::deserialize(&bytes).unwrap();
+    let mut names = head.names();
+    names.sort();
+    assert_eq!(names, ["v_head.summary.bias", "v_head.summary.weight"]);
+    let weight = head.tensor("v_head.summary.weight").unwrap();
+    assert_eq!(weight.shape(), [1, 32], "[1, the policy's width]");
+    assert_eq!(head.tensor("v_head.summary.bias").unwrap().shape(), [1]);
+    // The head trained: it is no longer as `ValueHead::new` drew it from the run's seed.
+    let values: Vec<f32> = (weight.data().chunks_exact(4))
+        .map(|b| f32::from_le_bytes(b.try_into().unwrap()))
+        .collect();
+    let initial = superlab::rng::named_uniform(4, "value_head.weight", 32, 1.0 / 32f32.sqrt(), 0.0);
+    assert!(values.iter().all(|v| v.is_finite()));
+    assert_ne!(values, initial);
 }
 
 #[test]

@@ -1,8 +1,9 @@
 //! SuperHF on the GPU backend (Mesa's lavapipe where there is no GPU), as the page runs it:
 //! LoRA logits against peft's (`tests/fixtures/lora.json`, tolerance 1e-4 as in
 //! `tests/lora.rs`), and a short run of the tiny models that finishes with finite loss, KL and
-//! rewards and a moved adapter. Sampling on another backend may round logits differently, so
-//! the run is not compared number for number with the CPU's.
+//! rewards and a moved adapter; the same for a short PPO run, whose value head must also read
+//! back from the GPU. Sampling on another backend may round logits differently, so the runs
+//! are not compared number for number with the CPU's.
 
 mod common;
 mod tiny_superhf;
@@ -21,7 +22,7 @@ use superlab::report::RunStatus;
 use superlab::superhf::models::RunModels;
 use superlab::superhf::report::{ModelIdentity, ModelsUsed};
 use superlab::superhf::rollout::RewardScorer;
-use superlab::superhf::train;
+use superlab::superhf::{ppo_train, train};
 
 fn wgpu() -> LabDevice {
     let device = pollster::block_on(LabDevice::acquire(
@@ -125,4 +126,46 @@ fn lora_and_a_superhf_run_work_on_wgpu() {
         .filter(|tensor| tensor.name.contains("lora_B"))
         .any(|tensor| read(tensor.values()).iter().any(|v| v.abs() > 1e-4));
     assert!(moved, "the adapters trained");
+}
+
+#[test]
+fn a_ppo_run_works_on_wgpu() {
+    let models = tiny_superhf::TinyModels::new(wgpu());
+    let mut config = tiny_superhf::ppo_config(2, 3);
+    // One epoch of two minibatches keeps the run short on a software GPU.
+    config.ppo.epochs = 1;
+    config.ppo.minibatch_size = 8;
+    let mut progress = Silent;
+    let run = ppo_train::run(&models.device, config, models.models(false), &mut progress);
+    let outcome = pollster::block_on(run).unwrap();
+    let report = &outcome.report;
+    assert!(
+        matches!(report.status, RunStatus::Completed),
+        "{:?}",
+        report.status
+    );
+    let series = &report.result.as_ref().unwrap().series;
+    println!(
+        "wgpu PPO run: reward {:?}, kl {:?}, loss {:?}",
+        series.reward_train, series.kl, series.loss
+    );
+    assert!(series.reward_train.iter().all(|r| r.is_finite()));
+    assert!(series.reward_heldout.iter().all(Option::is_none));
+    let kl: Vec<f64> = series.kl.iter().map(|kl| kl.unwrap()).collect();
+    assert!(
+        kl[0].abs() < 1e-5 && kl[1].is_finite() && kl[1] > 1e-4,
+        "{kl:?}"
+    );
+    let terms = [&series.loss, &series.value_loss, &series.approximate_kl];
+    assert!(
+        terms
+            .iter()
+            .all(|term| term.iter().all(|v| v.unwrap().is_finite()))
+    );
+    let moved = (outcome.model.policy.adapter_tensors().iter())
+        .filter(|tensor| tensor.name.contains("lora_B"))
+        .any(|tensor| read(tensor.values()).iter().any(|v| v.abs() > 1e-4));
+    assert!(moved, "the adapters trained");
+    let head = pollster::block_on(outcome.model.value_head.safetensors()).unwrap();
+    assert!(head.len() > 32 * 4, "the value head reads back");
 }

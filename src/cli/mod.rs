@@ -6,6 +6,7 @@ pub mod classify;
 pub mod files;
 pub mod generate;
 pub mod model_files;
+pub mod ppo;
 pub mod score;
 pub mod superhf;
 pub mod train_reward;

@@ -1,9 +1,11 @@
-//! The settings of a SuperHF run and of its best-of-N baseline, with the reference defaults and
-//! the named presets.
+//! The settings of a SuperHF run and of its baselines (best-of-N, PPO), with the reference
+//! defaults and the named presets.
 //!
-//! `SuperHfConfig::default()` holds the reference's settings as `METHODS.md` lists them. The
-//! presets shorten them to a run a small model finishes in minutes (see [`Preset`]).
+//! `SuperHfConfig::default()` and `PpoRunConfig::default()` hold the reference's settings as
+//! `METHODS.md` lists them. The presets shorten them to a run a small model finishes in minutes
+//! (see [`Preset`]).
 
+use super::ppo::PpoConfig;
 use super::prompts::PromptSet;
 use crate::LabError;
 use crate::models::generate::SamplingConfig;
@@ -268,6 +270,72 @@ impl BestOfNConfig {
     }
 }
 
+/// RLHF with PPO on the same prompts, sampling and reward models as SuperHF.
+///
+/// A batch of rollouts is `prompts_per_step x completions_per_prompt` completions as the
+/// rollout draws them (2 x 8 = 16 by default, PPO's batch of 16): the same prompts per step as
+/// SuperHF, so that with the same seed and prompt list the two runs see the same prompts at the
+/// same steps.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct PpoRunConfig {
+    pub preset: Option<String>,
+    pub prompts: PromptSet,
+    pub rollout: RolloutConfig,
+    pub ppo: PpoConfig,
+    /// LoRA (the value head trains with the adapter) or full fine-tuning.
+    pub fine_tuning: FineTuning,
+    /// PPO steps: sample a batch, score it, one PPO update of `ppo.epochs` passes.
+    pub steps: usize,
+    /// Seeds the prompt order, the sampling, new adapters, the value head and the minibatch
+    /// order.
+    pub seed: u64,
+}
+
+/// Completions per prompt that make PPO's batch of 16 with the reference's 2 prompts per step.
+pub const PPO_COMPLETIONS_PER_PROMPT: usize = 8;
+
+impl Default for PpoRunConfig {
+    /// The reference's PPO (METHODS.md): KL coefficient 0.2, fixed; GAE gamma 1, lambda 0.95;
+    /// clip 0.2; value coefficient 0.1; 4 epochs per batch of 16; Adam at 1e-5; whitened
+    /// scores; SuperHF's sampling and LoRA settings.
+    fn default() -> Self {
+        let superhf = SuperHfConfig::default();
+        Self {
+            preset: None,
+            prompts: superhf.prompts,
+            rollout: RolloutConfig {
+                completions_per_prompt: PPO_COMPLETIONS_PER_PROMPT,
+                ..superhf.rollout
+            },
+            ppo: PpoConfig::default(),
+            fine_tuning: superhf.fine_tuning,
+            steps: superhf.steps,
+            seed: superhf.seed,
+        }
+    }
+}
+
+impl PpoRunConfig {
+    pub fn validate(&self) -> Result<(), LabError> {
+        self.rollout.validate()?;
+        self.prompts.validate()?;
+        self.ppo.validate()?;
+        if self.steps == 0 {
+            return Err(LabError::Config("steps must be at least 1".into()));
+        }
+        if let FineTuning::Lora(lora) = &self.fine_tuning {
+            lora.validate()?;
+        }
+        Ok(())
+    }
+
+    /// Rollouts per batch when none is dropped.
+    pub fn batch_size(&self) -> usize {
+        self.rollout.prompts_per_step * self.rollout.completions_per_prompt
+    }
+}
+
 /// The named starting points of a run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -290,6 +358,29 @@ impl Preset {
         match self {
             Self::Paper => "paper",
             Self::Sentiment => "sentiment",
+        }
+    }
+
+    /// PPO's settings on this preset's prompts, sampling, LoRA and length: the batch is the
+    /// preset's 2 prompts x 8 completions, and the learning rate 1e-4, ten times the
+    /// reference's 1e-5 as the SuperHF preset scales its rate; otherwise PPO's defaults.
+    pub fn ppo_config(self) -> PpoRunConfig {
+        let superhf = self.config();
+        let reference = PpoRunConfig::default();
+        PpoRunConfig {
+            preset: superhf.preset,
+            prompts: superhf.prompts,
+            rollout: RolloutConfig {
+                completions_per_prompt: reference.rollout.completions_per_prompt,
+                ..superhf.rollout
+            },
+            ppo: PpoConfig {
+                learning_rate: 10.0 * reference.ppo.learning_rate,
+                ..reference.ppo
+            },
+            fine_tuning: superhf.fine_tuning,
+            steps: superhf.steps,
+            seed: superhf.seed,
         }
     }
 
@@ -351,6 +442,39 @@ mod tests {
         );
         assert!(!sentiment.rollout.chat_frame && Preset::Paper.config().rollout.chat_frame);
         assert!("fast".parse::<Preset>().is_err());
+    }
+
+    #[test]
+    fn ppo_presets_share_superhf_sampling_with_ppo_settings() {
+        for preset in Preset::ALL {
+            let (ppo, superhf) = (preset.ppo_config(), preset.config());
+            ppo.validate().unwrap();
+            assert_eq!(ppo.preset.as_deref(), Some(preset.name()));
+            assert_eq!((&ppo.prompts, ppo.steps), (&superhf.prompts, superhf.steps));
+            assert_eq!(ppo.fine_tuning, superhf.fine_tuning);
+            let rollout = RolloutConfig {
+                completions_per_prompt: superhf.rollout.completions_per_prompt,
+                ..ppo.rollout.clone()
+            };
+            assert_eq!(rollout, superhf.rollout);
+            assert_eq!(ppo.batch_size(), 16);
+            let settings = &ppo.ppo;
+            assert_eq!(
+                (settings.kl_coefficient, settings.adaptive_kl),
+                (0.2, false)
+            );
+            assert_eq!((settings.gamma, settings.lambda), (1.0, 0.95));
+            assert_eq!(
+                (settings.clip_ratio, settings.value_coefficient),
+                (0.2, 0.1)
+            );
+            assert_eq!(settings.epochs, 4);
+            assert!(settings.whiten_scores);
+            assert!((settings.learning_rate - 1e-4).abs() < 1e-12);
+        }
+        assert_eq!(PpoRunConfig::default().ppo.learning_rate, 1e-5);
+        let partial: PpoRunConfig = serde_json::from_str(r#"{"steps": 3}"#).unwrap();
+        assert_eq!((partial.steps, partial.batch_size()), (3, 16));
     }
 
     #[test]

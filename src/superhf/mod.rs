@@ -4,7 +4,7 @@
 //! A run reads as the method does: `train` loops over sample (`rollout`), score (`rollout`),
 //! filter (`filter`) and fine-tune (`finetune`, with the loss in `loss`); `best_of_n` stops
 //! after the filter. PPO builds on the same rollouts (`rollout`) and its advantages
-//! (`advantage`).
+//! (`advantage`): `ppo` is its update, `ppo_train` the run.
 
 pub mod advantage;
 pub mod best_of_n;
@@ -16,6 +16,7 @@ pub mod meteor;
 pub mod metrics;
 pub mod models;
 pub mod ppo;
+pub mod ppo_train;
 pub mod prompts;
 pub mod report;
 pub mod reward;

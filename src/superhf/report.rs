@@ -1,7 +1,9 @@
-//! What SuperHF and best-of-N runs report: per-step series, the sampled completions with their
-//! rewards, and which models (by file hash) produced them.
+//! What SuperHF, best-of-N and PPO runs report: per-step series, the sampled completions with
+//! their rewards, and which models (by file hash) produced them. The series every run reports
+//! share their names (`reward_train`, `reward_heldout`, `kl`, `meteor_similarity`), so that a
+//! page can overlay the runs.
 
-use super::config::{BestOfNConfig, SuperHfConfig};
+use super::config::{BestOfNConfig, PpoRunConfig, SuperHfConfig};
 use super::rollout::{PromptTurn, Rewards, Sample};
 use crate::progress::StepEvent;
 use crate::report::RunReport;
@@ -108,8 +110,77 @@ pub struct BestOfNResult {
     pub samples: Vec<SampleRecord>,
 }
 
+/// PPO's series, one value per finished step: SuperHF's under the same names first, then
+/// PPO's own. `null` where a step had nothing to measure or train on (every completion empty).
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct PpoSeries {
+    /// Mean training reward of the step's completions: the current policy's reward.
+    pub reward_train: Vec<f64>,
+    /// Mean held-out reward of the same completions: the headline figure.
+    pub reward_heldout: Vec<Option<f64>>,
+    /// SuperHF's KL, `KL(p_ref || p_policy)` over the full vocabulary at each completion
+    /// token, mean over the completion tokens of the step's batch, under the policy that
+    /// sampled them (before the step's update). SuperHF measures the same on its kept
+    /// completions.
+    pub kl: Vec<Option<f64>>,
+    /// METEOR similarity between the step's completions of different prompts (PPO keeps no
+    /// subset: it trains on them all).
+    pub meteor_similarity: Vec<Option<f64>>,
+    /// PPO's loss, `policy_loss + value_coefficient * value_loss`, averaged over the update's
+    /// optimiser steps.
+    pub loss: Vec<Option<f64>>,
+    /// The clipped surrogate loss, averaged over the update's optimiser steps.
+    pub policy_loss: Vec<Option<f64>>,
+    /// The clipped value loss, averaged likewise.
+    pub value_loss: Vec<Option<f64>>,
+    /// The share of completion tokens whose probability ratio the clip changed.
+    pub clip_fraction: Vec<Option<f64>>,
+    /// `mean(logp_old - logp_new)`: how far each optimiser step moved the policy from the one
+    /// that sampled.
+    pub approximate_kl: Vec<Option<f64>>,
+    /// The KL penalty's coefficient this step's rewards used.
+    pub kl_coefficient: Vec<f64>,
+    /// Mean of the scores PPO optimised (the training reward after the length penalty), before
+    /// whitening.
+    pub score_mean: Vec<Option<f64>>,
+    /// PPO's own KL estimate, the sum over a completion's tokens of
+    /// `logp_policy - logp_reference` of the sampled tokens, averaged over completions: what the
+    /// penalty and the adaptive coefficient use.
+    pub kl_sampled: Vec<Option<f64>>,
+    /// Mean over completions of the summed per-token rewards: the whitened score minus the KL
+    /// penalty.
+    pub reward_with_penalty: Vec<Option<f64>>,
+    pub learning_rate: Vec<Option<f64>>,
+    /// Completions with text (each one a rollout), and completions dropped for having none.
+    pub completions: Vec<usize>,
+    pub dropped_empty: Vec<usize>,
+}
+
+/// Where and why a run diverged.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Divergence {
+    /// The step that failed (the finished steps are those before it).
+    pub step: usize,
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PpoResult {
+    pub seed: u64,
+    pub models: ModelsUsed,
+    /// The policy was fine-tuned with LoRA adapters (else in full).
+    pub lora: bool,
+    #[serde(flatten)]
+    pub series: PpoSeries,
+    /// Every sampled completion; `kept` marks those PPO trained on.
+    pub samples: Vec<SampleRecord>,
+    /// Set when the run diverged.
+    pub divergence: Option<Divergence>,
+}
+
 pub type SuperHfReport = RunReport<SuperHfConfig, SuperHfResult>;
 pub type BestOfNReport = RunReport<BestOfNConfig, BestOfNResult>;
+pub type PpoReport = RunReport<PpoRunConfig, PpoResult>;
 
 /// The steps' metrics as CSV: a `step` column, then one column per metric name (sorted), empty
 /// where a step lacks it.

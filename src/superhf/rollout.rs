@@ -218,6 +218,21 @@ pub async fn score(
     })
 }
 
+/// Fails as diverged at `step` when the policy gave a sampled token a log-probability that is
+/// not a number: the last update broke the policy.
+pub fn check_finite(samples: &[Sample], step: usize) -> Result<(), LabError> {
+    let finite = |sample: &Sample| sample.generated.log_probs.iter().all(|p| p.is_finite());
+    match samples.iter().all(finite) {
+        true => Ok(()),
+        false => Err(LabError::Diverged {
+            step,
+            what: "the policy's logits are no longer finite numbers, so the last update \
+                   broke it; lower the learning rate"
+                .into(),
+        }),
+    }
+}
+
 /// Removes the samples with no text and says how many there were.
 pub fn drop_empty(samples: &mut Vec<Sample>) -> usize {
     let before = samples.len();

@@ -98,7 +98,7 @@ impl<'a> SuperHf<'a> {
         models: RunModels<'a>,
     ) -> Result<Self, LabError> {
         models.tokenizer.check_fits(models.policy.vocab_size())?;
-        let policy = trainable_policy(models.policy, config)?;
+        let policy = trainable_policy(models.policy, &config.fine_tuning, config.seed)?;
         let reference = match &config.fine_tuning {
             FineTuning::Lora(_) => policy.without_adapters(),
             FineTuning::Full => policy.clone().no_grad(),
@@ -198,15 +198,7 @@ impl<'a> SuperHf<'a> {
             &self.device,
         )
         .await?;
-        let finite = |sample: &Sample| sample.generated.log_probs.iter().all(|p| p.is_finite());
-        if !samples.iter().all(finite) {
-            return Err(LabError::Diverged {
-                step,
-                what: "the policy's logits are no longer finite numbers, so the last update \
-                       broke it; lower the learning rate"
-                    .into(),
-            });
-        }
+        rollout::check_finite(&samples, step)?;
         let dropped = rollout::drop_empty(&mut samples);
         Ok((samples, dropped))
     }
@@ -303,18 +295,19 @@ impl<'a> SuperHf<'a> {
     }
 }
 
-/// The policy on the autodiff device, ready to train: with new LoRA adapters for LoRA
-/// fine-tuning (unless it carries loaded ones, which keep training), whole for full
-/// fine-tuning.
-fn trainable_policy(
+/// The policy on the autodiff device, ready to train: with new LoRA adapters (drawn from
+/// `seed`) for LoRA fine-tuning unless it carries loaded ones, which keep training; whole for
+/// full fine-tuning.
+pub(crate) fn trainable_policy(
     policy: LanguageModel,
-    config: &SuperHfConfig,
+    fine_tuning: &FineTuning,
+    seed: u64,
 ) -> Result<LanguageModel, LabError> {
     // `valid` leaves the autodiff device if the model was loaded there; `train` moves it onto
     // the autodiff twin of its device with each parameter's trainability as it was set.
     let policy = policy.valid().train();
-    match (&config.fine_tuning, policy.has_adapters()) {
-        (FineTuning::Lora(lora), false) => policy.with_lora(lora, config.seed),
+    match (fine_tuning, policy.has_adapters()) {
+        (FineTuning::Lora(lora), false) => policy.with_lora(lora, seed),
         (FineTuning::Lora(_), true) => Ok(policy),
         (FineTuning::Full, false) => Ok(policy),
         (FineTuning::Full, true) => Err(LabError::Config(
@@ -326,7 +319,7 @@ fn trainable_policy(
 }
 
 /// A seed of its own for each purpose and step, so that changing one draw changes no other.
-fn step_seed(seed: u64, purpose: &str, step: usize) -> u64 {
+pub(crate) fn step_seed(seed: u64, purpose: &str, step: usize) -> u64 {
     SplitMix64::for_name(seed, &format!("{purpose} {step}")).next_u64()
 }
 

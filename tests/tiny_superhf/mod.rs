@@ -7,11 +7,18 @@
 use std::path::Path;
 
 use burn::tensor::Device;
+use superlab::device::LabDevice;
 use superlab::models::encoder::reward::EncoderReward;
 use superlab::models::language_model::LanguageModel;
 use superlab::models::tokenizer::Tokenizer;
-use superlab::superhf::config::{FineTuning, RolloutConfig, SuperHfConfig, TokenBudget};
+use superlab::superhf::config::{
+    FineTuning, PpoRunConfig, RolloutConfig, SuperHfConfig, TokenBudget,
+};
+use superlab::superhf::models::RunModels;
+use superlab::superhf::ppo::PpoConfig;
 use superlab::superhf::prompts::PromptSet;
+use superlab::superhf::report::{ModelIdentity, ModelsUsed};
+use superlab::superhf::rollout::RewardScorer;
 
 use crate::common::{WeightSpec, safetensors_from_spec, weights_from_spec};
 
@@ -254,6 +261,67 @@ pub fn config(steps: usize, seed: u64) -> SuperHfConfig {
         fine_tuning: FineTuning::default(),
         steps,
         seed,
+    }
+}
+
+/// PPO on the same tiny task as [`config`]: batches of 2 prompts x 8 completions as the
+/// presets have them, PPO's settings as the reference has them, and a learning rate for a run
+/// of a few dozen steps.
+pub fn ppo_config(steps: usize, seed: u64) -> PpoRunConfig {
+    let superhf = config(steps, seed);
+    PpoRunConfig {
+        preset: None,
+        prompts: superhf.prompts,
+        rollout: RolloutConfig {
+            completions_per_prompt: 8,
+            ..superhf.rollout
+        },
+        ppo: PpoConfig {
+            learning_rate: 3e-3,
+            ..PpoConfig::default()
+        },
+        fine_tuning: superhf.fine_tuning,
+        steps,
+        seed,
+    }
+}
+
+/// The tiny policy, tokenizer and both reward models on one device, as a run takes them.
+pub struct TinyModels {
+    pub device: LabDevice,
+    pub tokenizer: Tokenizer,
+    pub reward: EncoderReward,
+    pub heldout: EncoderReward,
+}
+
+impl TinyModels {
+    pub fn new(device: LabDevice) -> Self {
+        Self {
+            tokenizer: tokenizer(),
+            reward: reward_model(REWARD_SEED, &device.device),
+            heldout: reward_model(HELDOUT_SEED, &device.device),
+            device,
+        }
+    }
+
+    /// A fresh policy and the reward models, with and without the held-out one.
+    pub fn models(&self, with_heldout: bool) -> RunModels<'_> {
+        let identity = |id: &str| ModelIdentity {
+            id: id.into(),
+            files: Vec::new(),
+        };
+        let scorer = |model| RewardScorer::new(model, &self.tokenizer, &self.device.device);
+        RunModels {
+            policy: policy(&self.device.device),
+            tokenizer: &self.tokenizer,
+            reward: scorer(&self.reward),
+            heldout: with_heldout.then(|| scorer(&self.heldout)),
+            used: ModelsUsed {
+                policy: identity("tiny-llama"),
+                reward: identity("tiny-bert-train"),
+                heldout_reward: with_heldout.then(|| identity("tiny-bert-heldout")),
+            },
+        }
     }
 }
 
