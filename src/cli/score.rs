@@ -1,11 +1,11 @@
 //! `superlab score`: the reward a reward model gives each text.
 
 use super::files::{checkpoint, encoder_dir, file_name, read};
-use superlab::models::load::{LoadedModel, ModelKind, load};
 use clap::Args;
 use std::path::Path;
 use superlab::LabError;
 use superlab::device::{BackendChoice, LabDevice, Requirements};
+use superlab::models::load::{LoadedModel, ModelKind, load};
 use superlab::models::weights::Weights;
 use superlab::superhf::reward::defaults::{DefaultReward, default_reward_model};
 use superlab::superhf::reward::hub::text_reward_from_hub;
