@@ -99,6 +99,7 @@ fn a_gpt2_folder_makes_a_language_model_that_decodes_as_transformers() {
         prompt: words(&case.greedy.prompt),
         chat: false,
         sampling: SamplingConfig::greedy(case.greedy.continuation.len()),
+        ..GenerationRequest::default()
     };
     let mut steps = Vec::new();
     let record = async |step: &_| {
@@ -115,6 +116,26 @@ fn a_gpt2_folder_makes_a_language_model_that_decodes_as_transformers() {
     let last = steps.last().expect("a step");
     assert_eq!((last.step, last.total), (steps.len(), steps.len()));
     assert_eq!(last.text, generation.text);
+
+    // A stop string ends the generation at the step its text appears, and the text stops
+    // before it: here the first token of the continuation whose text is new.
+    let continuation = &case.greedy.continuation;
+    let stop_at = (1..continuation.len())
+        .find(|&at| !words(&continuation[..at]).contains(&words(&continuation[at..=at])))
+        .expect("a continuation with a new token");
+    let stop = format!(" {}", words(&continuation[stop_at..=stop_at]));
+    let stopping = GenerationRequest {
+        stop_strings: vec![stop.clone()],
+        ..request.clone()
+    };
+    let stopped = pollster::block_on(
+        policy.generate(&stopping, &Device::flex(), async |_: &_| Control::Continue),
+    )
+    .expect("the model generates");
+    assert!(stopped.ended && !stopped.interrupted, "{stopped:?}");
+    assert_eq!(stopped.tokens, continuation[..=stop_at]);
+    assert_eq!(stopped.text, words(&continuation[..stop_at]));
+    assert!(!generation.text[..stopped.text.len()].contains(stop.as_str()));
 
     let chat = GenerationRequest {
         chat: true,
@@ -172,6 +193,7 @@ fn a_sharded_checkpoint_loads_through_its_index() {
         prompt: words(&case.greedy.prompt),
         chat: false,
         sampling: SamplingConfig::greedy(case.greedy.continuation.len()),
+        ..GenerationRequest::default()
     };
     let go_on = async |_: &_| Control::Continue;
     let generation = pollster::block_on(policy.generate(&request, &Device::flex(), go_on)).unwrap();
@@ -205,6 +227,7 @@ fn stopping_keeps_what_was_generated() {
         prompt: words(&case.greedy.prompt),
         chat: false,
         sampling: SamplingConfig::greedy(case.greedy.continuation.len()),
+        ..GenerationRequest::default()
     };
     let stop_at_three =
         async |step: &superlab::models::load::policy::GenerationStep| match step.step {

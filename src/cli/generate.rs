@@ -34,6 +34,10 @@ pub struct GenerateArgs {
     /// Frames the prompt as a user's message in the model's chat template.
     #[arg(long)]
     chat: bool,
+    /// Ends the generation where this text first appears (repeat for several); the text
+    /// printed stops before it.
+    #[arg(long = "stop")]
+    stop_strings: Vec<String>,
     #[arg(long, default_value = "auto")]
     backend: BackendChoice,
     /// Prints the whole generation (prompt tokens, new tokens, their log-probabilities, text)
@@ -50,6 +54,7 @@ pub async fn run(args: GenerateArgs) -> Result<(), LabError> {
     let request = GenerationRequest {
         prompt: args.prompt,
         chat: args.chat,
+        stop_strings: args.stop_strings,
         sampling: SamplingConfig {
             max_new_tokens: args.max_new_tokens,
             temperature: args.temperature,

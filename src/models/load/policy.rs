@@ -18,6 +18,9 @@ pub struct GenerationRequest {
     pub prompt: String,
     /// Frames the prompt as a user's message in the model's chat template.
     pub chat: bool,
+    /// Texts that end the generation where they first appear in the new text; the text
+    /// returned stops before them.
+    pub stop_strings: Vec<String>,
     /// The model's end-of-text token (and, in a chat, the end of a turn) always stop a
     /// sequence, besides the `stop_tokens` given here.
     #[serde(flatten)]
@@ -46,7 +49,7 @@ pub struct Generation {
     pub log_probs: Vec<f32>,
     /// The new tokens' text, without special tokens.
     pub text: String,
-    /// Whether a stop token ended it.
+    /// Whether a stop token or a stop string ended it.
     pub ended: bool,
     /// Whether the caller stopped it before the end.
     pub interrupted: bool,
@@ -129,9 +132,13 @@ impl Policy {
         };
         let total = config.max_new_tokens;
         let mut interrupted = false;
-        let observe = async |step: usize, completions: &[Completion]| {
+        let observe = async |step: usize, completions: &mut [Completion]| {
             let tokens = completions[0].tokens.clone();
-            let text = self.tokenizer.decode(&tokens, true).unwrap_or_default();
+            let mut text = self.tokenizer.decode(&tokens, true).unwrap_or_default();
+            if let Some(cut) = stop_string_at(&text, &request.stop_strings) {
+                text.truncate(cut);
+                completions[0].stopped = true;
+            }
             let event = GenerationStep {
                 step,
                 total,
@@ -149,12 +156,48 @@ impl Policy {
         Ok(Generation {
             prompt,
             prompt_tokens,
-            text: self.tokenizer.decode(&completion.tokens, true)?,
+            text: before_stop_string(
+                self.tokenizer.decode(&completion.tokens, true)?,
+                &request.stop_strings,
+            ),
             tokens: completion.tokens,
             log_probs: completion.log_probs,
             ended: completion.stopped,
             interrupted,
             elapsed_ms: started.elapsed().as_secs_f64() * 1e3,
         })
+    }
+}
+
+/// Where the first of `stop_strings` starts in `text`, if any does.
+fn stop_string_at(text: &str, stop_strings: &[String]) -> Option<usize> {
+    (stop_strings.iter())
+        .filter(|stop| !stop.is_empty())
+        .filter_map(|stop| text.find(stop.as_str()))
+        .min()
+}
+
+/// `text` up to the first of `stop_strings`.
+fn before_stop_string(mut text: String, stop_strings: &[String]) -> String {
+    if let Some(cut) = stop_string_at(&text, stop_strings) {
+        text.truncate(cut);
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stop_strings_cut_at_the_first_one() {
+        let stops = ["\nHuman:".to_string(), "END".to_string(), String::new()];
+        assert_eq!(stop_string_at("Hello there", &stops), None);
+        assert_eq!(stop_string_at("one END two\nHuman: x", &stops), Some(4));
+        assert_eq!(
+            before_stop_string("Yes.\nHuman: and".into(), &stops),
+            "Yes."
+        );
+        assert_eq!(before_stop_string("no stop".into(), &[]), "no stop");
     }
 }
