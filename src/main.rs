@@ -1,5 +1,7 @@
 //! The native command-line tool: the same core as the page, on the CPU or through wgpu.
 
+mod cli;
+
 use clap::{Parser, Subcommand};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -43,6 +45,9 @@ enum Command {
         #[arg(long)]
         pairs: PathBuf,
     },
+    /// Explain an image classifier's decision on a photograph with ShearletX or a baseline,
+    /// writing report.json, explanation.png and the mask images into --out.
+    Shearletx(cli::shearletx::ShearletXArgs),
 }
 
 /// Logs each step to standard error.
@@ -101,6 +106,7 @@ async fn run(command: Command) -> Result<(), LabError> {
             }
         }
         Command::Meteor { pairs } => score_meteor_pairs(&pairs)?,
+        Command::Shearletx(args) => cli::shearletx::run(args).await?,
     }
     Ok(())
 }
