@@ -139,7 +139,7 @@ pub fn decode_photo(bytes: &[u8]) -> Result<Photo, LabError> {
     image.apply_orientation(orientation);
     Ok(Photo {
         info: PhotoInfo {
-            format: format.extensions_str()[0].to_string(),
+            format: format!("{format:?}").to_lowercase(),
             width,
             height,
             colour,
@@ -227,8 +227,8 @@ fn check_size(width: u32, height: u32) -> Result<(), LabError> {
         )
     } else if long > MAX_ASPECT * short {
         format!(
-            "the image is {width}x{height} pixels, more than {MAX_ASPECT} times longer than \
-             wide; crop it closer to a square first"
+            "the image is {width}x{height} pixels, one side more than {MAX_ASPECT} times the \
+             other; crop it closer to a square first"
         )
     } else {
         return Ok(());
