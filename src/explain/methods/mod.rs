@@ -7,14 +7,16 @@
 //! | `cartoonx` | the same, without the spatial term | lambda1 2 |
 //! | `pixel` | pixels, no smoothness | lambda1 1 |
 //! | `smooth-pixel` | a smooth pixel mask (extremal perturbations) | areas 0.05, 0.1, 0.2 |
-//! | `gradcam` | nothing: Grad-CAM's heatmap on the last convolutional block | - |
+//! | `gradcam` | no mask is optimised: Grad-CAM's heatmap, scored as a pixel mask | - |
 //!
 //! The four masking methods run the shared mask optimisation (300 Adam steps at learning rate
 //! 0.1, 16 noise samples a step, in the reference variant; see `mask_optimiser`). The smooth
 //! pixel mask runs torchray's extremal perturbation with its defaults (800 steps) for every
 //! area at once: the masks do not interact, so this equals one run per area, which is how the
 //! ShearletX paper compares them. All three areas are kept and scored; the first listed
-//! (0.05 by default) is the headline that reports and images lead with.
+//! (0.05 by default) is the headline that reports and images lead with. Its reward is the
+//! class logit (torchray's default; the ShearletX reference code passes torchray's
+//! contrastive reward). Grad-CAM weighs the last convolutional block's feature maps.
 //!
 //! [`explain`] runs a method and returns an [`Explanation`]: the mask (one per area for the
 //! smooth pixel mask), the explanation image, mask images per band group for display, the
