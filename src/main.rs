@@ -63,6 +63,9 @@ enum Command {
     Generate(cli::generate::GenerateArgs),
     /// Classify a photograph with an image classifier, printing the top classes as JSON.
     Classify(cli::classify::ClassifyArgs),
+    /// Explain an image classifier's decision on a photograph with ShearletX or a baseline,
+    /// writing report.json, explanation.png and the mask images into --out.
+    Shearletx(cli::shearletx::ShearletXArgs),
 }
 
 fn main() -> ExitCode {
@@ -108,6 +111,7 @@ async fn run(command: Command) -> Result<(), LabError> {
         Command::Score(args) => cli::score::run(args).await?,
         Command::Generate(args) => cli::generate::run(args).await?,
         Command::Classify(args) => cli::classify::run(args).await?,
+        Command::Shearletx(args) => cli::shearletx::run(args).await?,
     }
     Ok(())
 }

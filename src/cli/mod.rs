@@ -8,6 +8,7 @@ pub mod generate;
 pub mod model_files;
 pub mod ppo;
 pub mod score;
+pub mod shearletx;
 pub mod superhf;
 pub mod train_reward;
 
