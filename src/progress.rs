@@ -25,6 +25,10 @@ pub struct StepEvent {
 
 pub trait Progress {
     fn step(&mut self, event: &StepEvent) -> impl Future<Output = Control>;
+
+    /// What the step about to be reported produced besides its metrics (a run's sampled
+    /// completions, say), for an observer that shows it; ignored unless an observer wants it.
+    fn detail(&mut self, _detail: &(impl Serialize + ?Sized)) {}
 }
 
 /// Runs to the end and reports nothing: for tests and batch runs.

@@ -6,6 +6,7 @@ import { createClassifyView } from './classify-view.js';
 import { renderDevice } from './device-view.js';
 import { createLanguageView } from './language-view.js';
 import { createModelsView } from './models-view.js';
+import { createSuperHfView } from './superhf-view.js';
 
 const $ = (id) => document.getElementById(id);
 
@@ -24,7 +25,8 @@ const panelLab = {
 };
 const language = createLanguageView(panelLab);
 const classify = createClassifyView(panelLab);
-const views = [language, classify, models];
+const superhf = createSuperHfView(panelLab);
+const views = [language, classify, models, superhf];
 
 function setState(state, text, { recoverable = false } = {}) {
   document.body.dataset.state = state;
@@ -37,6 +39,7 @@ function setState(state, text, { recoverable = false } = {}) {
   $('download').disabled = lastReport === null;
   language.enable(!busy && !stuck);
   classify.enable(!busy && !stuck);
+  superhf.enable(!busy && !stuck);
 }
 
 function fail(message) {
@@ -78,7 +81,7 @@ const handlers = {
     fail(message);
   },
   'task-error'(error) {
-    if (!language.failed(error) && !classify.failed(error)) fail(error.message);
+    if (![language, classify, superhf].some((view) => view.failed(error))) fail(error.message);
   },
 };
 
@@ -142,6 +145,7 @@ window.lab = {
   score: language.api.score,
   buildLanguageModel: language.api.build,
   classify: classify.api.classify,
+  superhf: superhf.api,
 };
 
 startWorker($('backend').value);

@@ -61,12 +61,24 @@ async function fetchAsset(asset, onProgress) {
   return bytes;
 }
 
+// A model's id and the SHA-256 of each of its files, as run reports name the weights they used.
+async function identify(id, files) {
+  const digests = [];
+  for (const [name, bytes] of files) {
+    const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', bytes));
+    const sha256 = [...digest].map((byte) => byte.toString(16).padStart(2, '0')).join('');
+    digests.push({ name, bytes: bytes.length, sha256 });
+  }
+  return { id, files: digests };
+}
+
 export function createTasks({ post, loadedModel, goOn, resetStop, describe }) {
   // What each of the core's models was built from: 'default', or the Models panel's model.
   const built = new Map();
 
-  async function defaultFiles(kind) {
-    const entry = core.defaultModels().find((candidate) => candidate.kind === kind);
+  // The files of the default model of `kind` (the `nth` of its kind), and its name.
+  async function defaultFiles(kind, nth = 0) {
+    const entry = core.defaultModels().filter((candidate) => candidate.kind === kind)[nth];
     if (!entry) {
       throw new Error(
         `The lab has no default ${WORDS[kind]} yet: load one in the Models panel and choose it.`,
@@ -79,6 +91,7 @@ export function createTasks({ post, loadedModel, goOn, resetStop, describe }) {
       files.set(name, await fetchAsset(asset, onProgress));
     }
     for (const [name, bytes] of core.defaultBuiltInFiles(entry.name)) files.set(name, bytes);
+    files.id = entry.name;
     return files;
   }
 
@@ -107,7 +120,8 @@ export function createTasks({ post, loadedModel, goOn, resetStop, describe }) {
     // The core releases its model of this kind before building the new one.
     built.delete(kind);
     const summary = core.buildModel(kind, files);
-    built.set(kind, { from, summary });
+    const identity = await identify(source === 'loaded' ? modelId(model) : files.id, files);
+    built.set(kind, { from, summary, identity });
     post({ type: 'model-built', kind, source, summary });
     return summary;
   }
@@ -150,5 +164,8 @@ export function createTasks({ post, loadedModel, goOn, resetStop, describe }) {
     },
   };
 
-  return { commands };
+  return { commands, task, ensure, defaultFiles, built: (kind) => built.get(kind), identify };
 }
+
+/** A loaded model's id, with the commit it was loaded at when it came from the hub. */
+export const modelId = (model) => (model.commit ? `${model.id}@${model.commit}` : model.id);

@@ -11,6 +11,7 @@ import init, {
   runCheck,
   simulateDeviceLoss,
 } from './pkg/superlab.js';
+import { createSuperHfTasks } from './superhf-tasks.js';
 import { createTasks } from './tasks.js';
 import {
   deleteCached,
@@ -71,19 +72,18 @@ async function reportStep(step) {
   return !stopRequested;
 }
 
-const tasks = createTasks({
-  post,
-  loadedModel: () => model,
-  // The answer to each step's progress: whether to go on, after a Stop message could land.
-  goOn: async () => {
-    await yieldToEvents();
-    return !stopRequested;
-  },
-  resetStop: () => {
-    stopRequested = false;
-  },
-  describe,
-});
+// The answer to each step's progress: whether to go on, after a Stop message could land.
+async function goOn() {
+  await yieldToEvents();
+  return !stopRequested;
+}
+
+function resetStop() {
+  stopRequested = false;
+}
+
+const tasks = createTasks({ post, loadedModel: () => model, goOn, resetStop, describe });
+const superhf = createSuperHfTasks({ post, tasks, loadedModel: () => model, goOn, resetStop });
 
 const commands = {
   async init({ backend }) {
@@ -121,6 +121,7 @@ const commands = {
     });
   },
   ...tasks.commands,
+  ...superhf.commands,
 };
 
 async function postCachedModels() {

@@ -101,6 +101,7 @@ async fn batches(
         series.completions.push(samples.len());
         series.dropped_empty.push(dropped_empty);
         let records = sample_records(step, &prompts, &samples, &rewards, &chosen);
+        progress.detail(&records);
         result.samples.extend(records);
 
         let event = StepEvent {

@@ -15,6 +15,7 @@ pub mod loss;
 pub mod meteor;
 pub mod metrics;
 pub mod models;
+pub mod overrides;
 pub mod ppo;
 pub mod ppo_train;
 pub mod prompts;

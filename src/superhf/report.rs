@@ -7,10 +7,10 @@ use super::config::{BestOfNConfig, PpoRunConfig, SuperHfConfig};
 use super::rollout::{PromptTurn, Rewards, Sample};
 use crate::progress::StepEvent;
 use crate::report::RunReport;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// One file of a model, so that a report names exactly the weights it came from.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FileDigest {
     pub name: String,
     pub bytes: u64,
@@ -19,13 +19,13 @@ pub struct FileDigest {
 }
 
 /// Where a model came from: a hub id or a path, and its files.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ModelIdentity {
     pub id: String,
     pub files: Vec<FileDigest>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ModelsUsed {
     pub policy: ModelIdentity,
     pub reward: ModelIdentity,

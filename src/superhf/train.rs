@@ -143,7 +143,9 @@ impl<'a> SuperHf<'a> {
     ) -> Result<(), LabError> {
         for step in 1..=self.config.steps {
             let outcome = self.step(step).await?;
+            let recorded = self.result.samples.len();
             let event = self.record(step, outcome);
+            progress.detail(&self.result.samples[recorded..]);
             report.steps.push(event.clone());
             if progress.step(&event).await == Control::Stop {
                 report.status = RunStatus::Stopped;

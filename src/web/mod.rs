@@ -3,6 +3,7 @@
 //! are in [`models`].
 
 mod models;
+mod superhf;
 
 use crate::LabError;
 use crate::device::{BackendChoice, LabDevice, Requirements};

@@ -141,12 +141,29 @@ pub async fn score_texts(texts: JsValue) -> Result<JsValue, JsValue> {
     Ok(to_js(&reward.score(&texts, &device.device).await?)?)
 }
 
-fn missing(kind: ModelKind) -> LabError {
+/// The worker's language model, for the runs that train it.
+pub(super) fn policy() -> Result<Rc<Policy>, LabError> {
+    (MODELS.with_borrow(|models| models.policy.clone()))
+        .ok_or_else(|| missing(ModelKind::LanguageModel))
+}
+
+/// Puts `policy` in place of the worker's language model.
+pub(super) fn replace_policy(policy: Policy) {
+    MODELS.with_borrow_mut(|models| models.policy = Some(Rc::new(policy)));
+}
+
+/// The worker's reward model.
+pub(super) fn reward() -> Result<Rc<TextReward>, LabError> {
+    (MODELS.with_borrow(|models| models.reward.clone()))
+        .ok_or_else(|| missing(ModelKind::RewardModel))
+}
+
+pub(super) fn missing(kind: ModelKind) -> LabError {
     LabError::Config(format!("no {} is loaded: build one first", kind.describe()))
 }
 
 /// A `Map` of file names to `Uint8Array`s, copied into the core's memory.
-fn files_from_js(map: &js_sys::Map) -> Result<ModelFiles, LabError> {
+pub(super) fn files_from_js(map: &js_sys::Map) -> Result<ModelFiles, LabError> {
     let mut files = ModelFiles::new();
     let mut failure = None;
     map.for_each(
