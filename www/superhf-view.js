@@ -22,6 +22,9 @@ const CHARTS = [
 const SERIES = CHARTS.flatMap((chart) => chart.series);
 const COLOURS = ['#2f6fdd', '#d9480f', '#2b8a3e', '#862e9c', '#c2255c', '#1098ad', '#5c940d', '#e67700'];
 
+// Steps are whole numbers: the x axis ticks at these spacings only.
+const STEP_TICKS = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000];
+
 // Settings that are not knobs: the preset's name and its prompt set.
 const NOT_KNOBS = new Set(['preset', 'prompts']);
 const GROUPS = { rollout: 'Sampling', fine_tuning: 'Fine-tuning', ppo: 'PPO' };
@@ -228,7 +231,7 @@ export function createSuperHfView(lab) {
         series,
         bands,
         scales: { x: { time: false } },
-        axes: [{ label: 'step' }, {}],
+        axes: [{ label: 'step', incrs: STEP_TICKS }, {}],
         legend: { live: false },
       };
       return new uPlot(options, data, $(spec.id));

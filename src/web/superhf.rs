@@ -88,7 +88,18 @@ pub fn alignment_presets() -> Result<JsValue, JsValue> {
             (preset.name().to_string(), methods)
         })
         .collect();
-    Ok(to_js(&presets)?)
+    Ok(as_json(&presets)?)
+}
+
+/// `value` as JSON text parsed by JavaScript: floats read as the tool writes them (an f32
+/// setting of 0.95 stays 0.95 rather than its double 0.949999988...), so that the page's
+/// report equals the tool's `report.json`.
+fn as_json(value: &impl Serialize) -> Result<JsValue, LabError> {
+    let text = serde_json::to_string(value).map_err(|error| {
+        LabError::Execution(format!("cannot pass a result to the page: {error}"))
+    })?;
+    js_sys::JSON::parse(&text)
+        .map_err(|_| LabError::Execution("the page cannot read the result".into()))
 }
 
 /// Builds the reward model that `files` make as the held-out one, which only measures.
@@ -221,7 +232,7 @@ fn files<R: Serialize>(
     samples: &[SampleRecord],
     adapter: bool,
 ) -> Result<JsValue, LabError> {
-    to_js(&RunFiles {
+    as_json(&RunFiles {
         report,
         metrics_csv: metrics_csv(steps),
         samples_jsonl: samples_jsonl(samples),
