@@ -5,7 +5,6 @@
 pub mod classify;
 pub mod files;
 pub mod generate;
-pub mod model_files;
 pub mod ppo;
 pub mod score;
 pub mod shearletx;
@@ -47,11 +46,6 @@ pub fn to_json(value: &impl serde::Serialize) -> Result<String, LabError> {
 pub fn write_file(path: &Path, contents: impl AsRef<[u8]>) -> Result<(), LabError> {
     std::fs::write(path, contents)
         .map_err(|error| LabError::Config(format!("cannot write {}: {error}", path.display())))
-}
-
-pub fn read_file(path: &Path) -> Result<Vec<u8>, LabError> {
-    std::fs::read(path)
-        .map_err(|error| LabError::Config(format!("cannot read {}: {error}", path.display())))
 }
 
 /// The lab's cache folder, by the rule of `scripts/lib.sh`: `$SUPERLAB_CACHE`, else
@@ -189,7 +183,16 @@ pub async fn load(
 ) -> Result<(Loaded, LabDevice), LabError> {
     let files = model_files(spec, kind)?;
     let device = device(backend).await?;
-    let loaded = superlab::models::load::load(files, &device, Some(kind))?;
+    Ok((load_files(files, kind, &device)?, device))
+}
+
+/// Loads a model of `kind` from its files onto `device`, said on standard error.
+pub fn load_files(
+    files: ModelFiles,
+    kind: ModelKind,
+    device: &LabDevice,
+) -> Result<Loaded, LabError> {
+    let loaded = superlab::models::load::load(files, device, Some(kind))?;
     let summary = &loaded.summary;
     log::info!(
         "{} ({}, {} parameters, {:.1} MiB as f32)",
@@ -198,5 +201,5 @@ pub async fn load(
         summary.parameters,
         summary.weights_bytes as f64 / (1 << 20) as f64
     );
-    Ok((loaded, device))
+    Ok(loaded)
 }

@@ -12,7 +12,6 @@
 use super::superhf::{Loaded, RunArgs, write_adapter, write_run};
 use super::{LogSteps, to_json, write_file};
 use superlab::LabError;
-use superlab::device::{LabDevice, Requirements};
 use superlab::superhf::config::FineTuning;
 use superlab::superhf::ppo_train;
 
@@ -20,8 +19,8 @@ use superlab::superhf::ppo_train;
 pub async fn run(args: RunArgs) -> Result<(), LabError> {
     let config = args.ppo_config();
     config.validate()?;
-    let device = LabDevice::acquire(args.backend, &Requirements::default()).await?;
-    let (policy, loaded) = Loaded::new(&args, &device.device)?;
+    let device = super::device(args.backend).await?;
+    let (policy, loaded) = Loaded::new(&args, &device)?;
     let models = loaded.models(policy, &device.device);
     let outcome = ppo_train::run(&device, config.clone(), models, &mut LogSteps).await?;
     let result = outcome.report.result.as_ref();
