@@ -11,8 +11,10 @@
 //! The files are written also when the run stops early or fails; a failed run then exits with
 //! its error.
 
-use super::{LogSteps, to_json, write_file};
+use super::files::{self, create_folder, write};
+use super::{LogSteps, to_json};
 use burn::tensor::Device;
+use serde::Serialize;
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
 use superlab::LabError;
@@ -24,6 +26,7 @@ use superlab::models::load::reward::TextReward;
 use superlab::models::load::{LoadedModel, ModelKind};
 use superlab::models::lora::{LoraConfig, PeftAdapterConfig};
 use superlab::models::tokenizer::Tokenizer;
+use superlab::report::RunReport;
 use superlab::superhf::config::{BestOfNConfig, FineTuning, PpoRunConfig, Preset, SuperHfConfig};
 use superlab::superhf::models::RunModels;
 use superlab::superhf::report::{
@@ -154,7 +157,7 @@ fn load_model(
     kind: ModelKind,
     device: &LabDevice,
 ) -> Result<(LoadedModel, ModelIdentity), LabError> {
-    let files = super::model_files(spec, kind)?;
+    let files = files::model_files(spec, kind)?;
     let identity = ModelIdentity {
         id: spec.to_string(),
         files: (files.names())
@@ -190,18 +193,10 @@ fn digest(name: &str, bytes: &[u8]) -> FileDigest {
 pub async fn superhf(args: RunArgs) -> Result<(), LabError> {
     let config = args.superhf_config();
     config.validate()?;
-    let device = super::device(args.backend).await?;
-    let (policy, loaded) = Loaded::new(&args, &device)?;
+    let (device, policy, loaded) = start(&args).await?;
     let models = loaded.models(policy, &device.device);
     let outcome = train::run(&device, config.clone(), models, &mut LogSteps).await?;
-    let result = outcome.report.result.as_ref();
-    let samples = result.map_or(&[][..], |result| &result.samples[..]);
-    write_run(
-        &args.out,
-        &to_json(&outcome.report)?,
-        samples,
-        &outcome.report.steps,
-    )?;
+    write_run(&args.out, &outcome.report, |result| &result.samples)?;
     // TODO: save the weights of a fully fine-tuned policy (the presets fine-tune with LoRA).
     if let FineTuning::Lora(lora) = &config.fine_tuning {
         write_adapter(&args.out, &outcome.policy, lora, &args.policy).await?;
@@ -214,20 +209,20 @@ pub async fn superhf(args: RunArgs) -> Result<(), LabError> {
 pub async fn best_of_n(args: RunArgs) -> Result<(), LabError> {
     let config = BestOfNConfig::from(args.superhf_config());
     config.validate()?;
-    let device = super::device(args.backend).await?;
-    let (policy, loaded) = Loaded::new(&args, &device)?;
+    let (device, policy, loaded) = start(&args).await?;
     let models = loaded.models(policy, &device.device);
     let outcome = best_of_n::run(&device, config, models, &mut LogSteps).await?;
-    let result = outcome.report.result.as_ref();
-    let samples = result.map_or(&[][..], |result| &result.samples[..]);
-    write_run(
-        &args.out,
-        &to_json(&outcome.report)?,
-        samples,
-        &outcome.report.steps,
-    )?;
+    write_run(&args.out, &outcome.report, |result| &result.samples)?;
     log::info!("wrote the run to {}", args.out.display());
     outcome.error.map_or(Ok(()), Err)
+}
+
+/// The device `args` chooses and the models they name on it: the policy, which moves into the
+/// run, and the rest.
+pub(super) async fn start(args: &RunArgs) -> Result<(LabDevice, LanguageModel, Loaded), LabError> {
+    let device = super::device(args.backend).await?;
+    let (policy, loaded) = Loaded::new(args, &device)?;
+    Ok((device, policy, loaded))
 }
 
 /// `adapter/` in `out`: the policy's LoRA adapter in peft's layout, its base named `base`.
@@ -240,25 +235,25 @@ pub(super) async fn write_adapter(
     let folder = out.join("adapter");
     create_folder(&folder)?;
     let bytes = policy.adapter_safetensors().await?;
-    write_file(&folder.join("adapter_model.safetensors"), bytes)?;
+    write(&folder.join("adapter_model.safetensors"), bytes)?;
     let peft = PeftAdapterConfig::new(lora, policy.model_type(), base);
-    write_file(&folder.join("adapter_config.json"), to_json(&peft)?)?;
+    write(&folder.join("adapter_config.json"), to_json(&peft)?)?;
     Ok(folder)
 }
 
-fn create_folder(folder: &Path) -> Result<(), LabError> {
-    std::fs::create_dir_all(folder)
-        .map_err(|error| LabError::Config(format!("cannot create {}: {error}", folder.display())))
-}
-
-pub(super) fn write_run(
+/// `report.json`, `samples.jsonl` (the samples `samples` finds in the result) and
+/// `metrics.csv` in `out`.
+pub(super) fn write_run<C: Serialize, R: Serialize>(
     out: &Path,
-    report_json: &str,
-    samples: &[SampleRecord],
-    steps: &[superlab::progress::StepEvent],
+    report: &RunReport<C, R>,
+    samples: impl Fn(&R) -> &Vec<SampleRecord>,
 ) -> Result<(), LabError> {
+    let samples = report
+        .result
+        .as_ref()
+        .map_or(&[][..], |result| samples(result));
     create_folder(out)?;
-    write_file(&out.join("report.json"), report_json)?;
-    write_file(&out.join("samples.jsonl"), samples_jsonl(samples))?;
-    write_file(&out.join("metrics.csv"), metrics_csv(steps))
+    write(&out.join("report.json"), to_json(report)?)?;
+    write(&out.join("samples.jsonl"), samples_jsonl(samples))?;
+    write(&out.join("metrics.csv"), metrics_csv(&report.steps))
 }
