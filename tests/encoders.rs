@@ -24,10 +24,9 @@ use superlab::LabError;
 use superlab::device::{BackendChoice, LabDevice, Requirements};
 use superlab::models::encoder::TextEncoder;
 use superlab::models::encoder::batch::TokenBatch;
-use superlab::models::encoder::reward::{
-    EncoderReward, LogitReading, RewardModel, Scorer, bradley_terry_loss,
-};
+use superlab::models::encoder::reward::{EncoderReward, LogitReading, RewardModel, Scorer};
 use superlab::models::weights::{WeightSource, Weights};
+use superlab::superhf::loss::bradley_terry;
 
 const TOLERANCE: f64 = 1e-4;
 
@@ -382,7 +381,7 @@ fn pair_loss(rewards: Tensor<1>) -> Tensor<1> {
     let [count] = rewards.dims();
     let device = rewards.device();
     let rows = |start: i64| Tensor::<1, Int>::arange_step(start..count as i64, 2, &device);
-    bradley_terry_loss(
+    bradley_terry(
         rewards.clone().select(0, rows(0)),
         rewards.select(0, rows(1)),
     )

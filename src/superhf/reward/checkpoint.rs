@@ -1,8 +1,8 @@
 //! Trained reward models written back as safetensors under the hub's tensor names, so that
 //! the lab (`EncoderReward::from_hub`) and transformers read them as they read the originals.
 
-use super::train::read;
 use crate::LabError;
+use crate::device::read;
 use crate::models::checkpoint::{CheckpointTensor, HeldTensor, linear_tensors, norm_tensors};
 use crate::models::encoder::TextEncoder;
 use crate::models::encoder::bert::BertModel;
