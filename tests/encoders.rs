@@ -212,8 +212,8 @@ fn bert_gradient(
                 ["attention", "self", "value", part] => linear(&layer.value, part),
                 ["attention", "output", "dense", part] => linear(&layer.attention_out, part),
                 ["attention", "output", "LayerNorm", part] => norm(&layer.norm_attention, part),
-                ["intermediate", "dense", part] => linear(&layer.intermediate, part),
-                ["output", "dense", part] => linear(&layer.output, part),
+                ["intermediate", "dense", part] => linear(&layer.mlp_in, part),
+                ["output", "dense", part] => linear(&layer.mlp_out, part),
                 ["output", "LayerNorm", part] => norm(&layer.norm_output, part),
                 _ => panic!("no BERT parameter {parts:?}"),
             }
@@ -244,8 +244,8 @@ fn distilbert_gradient(
                 ["attention", "v_lin", part] => linear(&layer.value, part),
                 ["attention", "out_lin", part] => linear(&layer.attention_out, part),
                 ["sa_layer_norm", part] => norm(&layer.norm_attention, part),
-                ["ffn", "lin1", part] => linear(&layer.ffn_in, part),
-                ["ffn", "lin2", part] => linear(&layer.ffn_out, part),
+                ["ffn", "lin1", part] => linear(&layer.mlp_in, part),
+                ["ffn", "lin2", part] => linear(&layer.mlp_out, part),
                 ["output_layer_norm", part] => norm(&layer.norm_output, part),
                 _ => panic!("no DistilBERT parameter {parts:?}"),
             }
