@@ -123,8 +123,7 @@ struct MeteorPair {
 }
 
 fn score_meteor_pairs(path: &Path) -> Result<(), LabError> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|error| LabError::Config(format!("cannot read {}: {error}", path.display())))?;
+    let text = cli::files::read_text(path)?;
     let wordnet = WordNet::bundled()?;
     for (number, line) in text
         .lines()
@@ -142,9 +141,7 @@ fn score_meteor_pairs(path: &Path) -> Result<(), LabError> {
 fn write_output(out: Option<PathBuf>, text: &str) -> Result<(), LabError> {
     match out {
         None => println!("{text}"),
-        Some(path) => std::fs::write(&path, text).map_err(|error| {
-            LabError::Config(format!("cannot write {}: {error}", path.display()))
-        })?,
+        Some(path) => cli::files::write(&path, text)?,
     }
     Ok(())
 }

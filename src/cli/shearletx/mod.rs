@@ -12,12 +12,15 @@ mod output;
 
 use std::path::{Path, PathBuf};
 
+use super::files;
+use super::to_json;
 use serde::Serialize;
 use superlab::LabError;
 use superlab::device::{BackendChoice, LabDevice, Requirements};
 use superlab::explain::methods::{self, ExplanationReport, MethodOverrides, ScoreConfig};
 use superlab::explain::photo::{self, CropReport, PhotoInfo};
 use superlab::explain::{Method, Variant, shearletx};
+use superlab::models::load::defaults::IMAGENET_NAMES;
 use superlab::models::vision::ClassNames;
 use superlab::progress::{Control, Progress, StepEvent};
 use superlab::report::RunStatus;
@@ -124,12 +127,10 @@ pub async fn run(args: ShearletXArgs) -> Result<(), LabError> {
     };
     let config = args.method.default_config().with_overrides(&overrides)?;
     let source = model::resolve(&args.model)?;
-    let bytes = std::fs::read(&args.image).map_err(|error| {
-        LabError::Config(format!("cannot read {}: {error}", args.image.display()))
-    })?;
+    let bytes = files::read(&args.image)?;
     let prepared = photo::prepare_photo(&bytes, &shearletx::preparation())
         .map_err(|error| in_file(&args.image, error))?;
-    create_folder(&args.out)?;
+    files::create_folder(&args.out)?;
 
     let device = LabDevice::acquire(args.backend, &Requirements::default()).await?;
     log::info!("running on {}", device.report.description);
@@ -173,12 +174,7 @@ pub async fn run(args: ShearletXArgs) -> Result<(), LabError> {
         },
         files,
     };
-    let json = serde_json::to_string_pretty(&command_report)
-        .map_err(|error| LabError::Execution(format!("cannot encode the report: {error}")))?;
-    let report_path = args.out.join("report.json");
-    std::fs::write(&report_path, json).map_err(|error| {
-        LabError::Config(format!("cannot write {}: {error}", report_path.display()))
-    })?;
+    files::write(&args.out.join("report.json"), to_json(&command_report)?)?;
     summarise(&report, &args.out);
     match report.status {
         RunStatus::Failed(message) => Err(LabError::Execution(message)),
@@ -194,18 +190,10 @@ fn in_file(path: &Path, error: LabError) -> LabError {
     }
 }
 
-fn create_folder(out: &Path) -> Result<(), LabError> {
-    std::fs::create_dir_all(out)
-        .map_err(|error| LabError::Config(format!("cannot create {}: {error}", out.display())))
-}
-
 /// The ImageNet name of `class`, when the asset cache has the names.
 fn class_name(class: usize) -> Option<String> {
-    let path = model::asset_cache()
-        .ok()?
-        .join("data/imagenet1k_names.json");
-    let text = std::fs::read_to_string(path).ok()?;
-    let names = ClassNames::from_json(&text).ok()?;
+    let bytes = files::read_asset(&IMAGENET_NAMES).ok()?;
+    let names = ClassNames::from_json(std::str::from_utf8(&bytes).ok()?).ok()?;
     (class < names.len()).then(|| names.name(class).to_string())
 }
 

@@ -45,10 +45,10 @@ use web_time::Instant;
 
 use super::extremal::{ExtremalConfig, extremal_perturbation};
 use super::gradcam::{GradCamConfig, grad_cam};
-use super::host::read;
 use super::mask_optimiser::{MaskSettings, optimise_mask};
 use super::shearletx::ShearletXConfig;
 use crate::LabError;
+use crate::device::read;
 use crate::models::classifier::ImageClassifier;
 use crate::models::vision::prepare::Preparation;
 use crate::progress::{Control, Progress, StepEvent};
