@@ -70,6 +70,7 @@ export function createClassifyView(lab) {
     'model-built'({ kind, summary }) {
       if (kind !== 'image_classifier') return;
       renderSummary($('classify-summary'), summary);
+      if (!pending) return;
       const text = 'Classifying…';
       setStatus(text);
       lab.setState('running', text);
