@@ -7,6 +7,8 @@
 // `api` is window.lab.explain: prepare(image, {name, model}), run({methods, overrides, target,
 // model}), reports(), methods().
 
+import { acceptDrops, bytesOf } from './image-input.js';
+
 const $ = (id) => document.getElementById(id);
 const TOP = 5;
 // Photos the asset cache holds (scripts/assets.py fetches them; scripts/serve serves them).
@@ -50,11 +52,6 @@ function download(blob, name) {
 }
 
 const show = (value, digits = 4) => (value == null ? '–' : Number(value).toFixed(digits));
-
-async function bytesOf(image) {
-  if (image instanceof Uint8Array) return image;
-  return new Uint8Array(image instanceof Blob ? await image.arrayBuffer() : image);
-}
 
 /** `lab` as for createLanguageView. */
 export function createExplainView(lab) {
@@ -295,12 +292,15 @@ export function createExplainView(lab) {
       'table',
       { className: 'shx-metrics' },
       rows.map(([term, value]) =>
-        element('tr', {}, [element('th', { textContent: term }), element('td', { textContent: value })]),
+        element('tr', {}, [
+          element('th', { textContent: term }),
+          element('td', { textContent: value }),
+        ]),
       ),
     );
     const buttons = element('div', { className: 'controls' }, [
-      button('PNG', () => explanation && download(new Blob([explanation]), `${report.method}-explanation.png`)),
-      button('Mask PNG', () => mask && download(new Blob([mask]), `${report.method}-mask.png`)),
+      button('PNG', () => saveImage(explanation, `${report.method}-explanation.png`)),
+      button('Mask PNG', () => saveImage(mask, `${report.method}-mask.png`)),
       button('JSON', () => download(json(report), `${report.method}-report.json`)),
     ]);
     const article = element('article', { className: 'shx-card' }, [
@@ -311,6 +311,10 @@ export function createExplainView(lab) {
     ]);
     article.dataset.method = report.method;
     return article;
+  }
+
+  function saveImage(bytes, name) {
+    if (bytes) download(new Blob([bytes], { type: 'image/png' }), name);
   }
 
   function button(text, action) {
@@ -373,9 +377,9 @@ export function createExplainView(lab) {
       const terms = Object.entries(step.metrics)
         .filter(([name]) => name !== 'retained')
         .map(([name, value]) => `${name} ${show(value)}`);
-      const retained =
-        step.metrics.retained == null ? '' : `; retained probability ${show(step.metrics.retained)}`;
-      setStatus(`${method}: step ${step.step} of ${step.total}: ${terms.join(', ')}${retained}`);
+      const { retained } = step.metrics;
+      const kept = retained == null ? '' : `; retained probability ${show(retained)}`;
+      setStatus(`${method}: step ${step.step} of ${step.total}: ${terms.join(', ')}${kept}`);
     },
     'build-progress'({ kind, path, loaded, total }) {
       if (kind !== 'image_classifier' || !pending) return;
@@ -413,7 +417,10 @@ export function createExplainView(lab) {
     return prepare(await response.blob(), { name });
   }
 
-  $('shx-photo').append(...PACKAGED_PHOTOS.map((name) => element('option', { value: name, textContent: name })));
+  const photoOptions = PACKAGED_PHOTOS.map((name) =>
+    element('option', { value: name, textContent: name }),
+  );
+  $('shx-photo').append(...photoOptions);
   $('shx-photo').addEventListener('change', (event) => {
     const name = event.target.value;
     if (!name) return;
@@ -425,17 +432,7 @@ export function createExplainView(lab) {
     takeFile(event.target.files[0]);
     event.target.value = '';
   });
-  const zone = $('shx-drop');
-  zone.addEventListener('dragover', (event) => {
-    event.preventDefault();
-    zone.classList.add('over');
-  });
-  zone.addEventListener('dragleave', () => zone.classList.remove('over'));
-  zone.addEventListener('drop', (event) => {
-    event.preventDefault();
-    zone.classList.remove('over');
-    takeFile(event.dataTransfer?.files[0]);
-  });
+  acceptDrops($('shx-drop'), takeFile);
   // A pasted image goes to this panel, unless the paste is into a text field.
   document.addEventListener('paste', (event) => {
     if (event.target.closest?.('input, textarea')) return;
