@@ -4,6 +4,7 @@
 
 import { createClassifyView } from './classify-view.js';
 import { renderDevice } from './device-view.js';
+import { createExplainView } from './explain-view.js';
 import { createLanguageView } from './language-view.js';
 import { createModelsView } from './models-view.js';
 
@@ -24,7 +25,8 @@ const panelLab = {
 };
 const language = createLanguageView(panelLab);
 const classify = createClassifyView(panelLab);
-const views = [language, classify, models];
+const explain = createExplainView(panelLab);
+const views = [language, classify, models, explain];
 
 function setState(state, text, { recoverable = false } = {}) {
   document.body.dataset.state = state;
@@ -37,6 +39,7 @@ function setState(state, text, { recoverable = false } = {}) {
   $('download').disabled = lastReport === null;
   language.enable(!busy && !stuck);
   classify.enable(!busy && !stuck);
+  explain.enable(!busy && !stuck);
 }
 
 function fail(message) {
@@ -78,7 +81,9 @@ const handlers = {
     fail(message);
   },
   'task-error'(error) {
-    if (!language.failed(error) && !classify.failed(error)) fail(error.message);
+    if (!language.failed(error) && !classify.failed(error) && !explain.failed(error)) {
+      fail(error.message);
+    }
   },
 };
 
@@ -142,6 +147,7 @@ window.lab = {
   score: language.api.score,
   buildLanguageModel: language.api.build,
   classify: classify.api.classify,
+  explain: explain.api,
 };
 
 startWorker($('backend').value);

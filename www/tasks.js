@@ -150,5 +150,5 @@ export function createTasks({ post, loadedModel, goOn, resetStop, describe }) {
     },
   };
 
-  return { commands };
+  return { commands, ensure, task };
 }

@@ -12,6 +12,7 @@ import init, {
   simulateDeviceLoss,
 } from './pkg/superlab.js';
 import { createTasks } from './tasks.js';
+import { createExplainTasks } from './explain-tasks.js';
 import {
   deleteCached,
   describeModel,
@@ -71,19 +72,17 @@ async function reportStep(step) {
   return !stopRequested;
 }
 
-const tasks = createTasks({
-  post,
-  loadedModel: () => model,
-  // The answer to each step's progress: whether to go on, after a Stop message could land.
-  goOn: async () => {
-    await yieldToEvents();
-    return !stopRequested;
-  },
-  resetStop: () => {
-    stopRequested = false;
-  },
-  describe,
-});
+// The answer to each step's progress: whether to go on, after a Stop message could land.
+async function goOn() {
+  await yieldToEvents();
+  return !stopRequested;
+}
+function resetStop() {
+  stopRequested = false;
+}
+const loadedModel = () => model;
+const tasks = createTasks({ post, loadedModel, goOn, resetStop, describe });
+const explainTasks = createExplainTasks({ post, tasks, loadedModel, goOn, resetStop });
 
 const commands = {
   async init({ backend }) {
@@ -121,6 +120,7 @@ const commands = {
     });
   },
   ...tasks.commands,
+  ...explainTasks.commands,
 };
 
 async function postCachedModels() {

@@ -141,6 +141,13 @@ pub async fn score_texts(texts: JsValue) -> Result<JsValue, JsValue> {
     Ok(to_js(&reward.score(&texts, &device.device).await?)?)
 }
 
+/// The worker's image classifier, for the explanation methods.
+pub(super) fn image_classifier() -> Result<Rc<ImageModel>, LabError> {
+    MODELS
+        .with_borrow(|models| models.classifier.clone())
+        .ok_or_else(|| missing(ModelKind::ImageClassifier))
+}
+
 fn missing(kind: ModelKind) -> LabError {
     LabError::Config(format!("no {} is loaded: build one first", kind.describe()))
 }

@@ -14,11 +14,12 @@ use std::path::{Path, PathBuf};
 
 use super::files;
 use super::to_json;
-use serde::Serialize;
 use superlab::LabError;
 use superlab::device::{BackendChoice, LabDevice, Requirements};
-use superlab::explain::methods::{self, ExplanationReport, MethodOverrides, ScoreConfig};
-use superlab::explain::photo::{self, CropReport, PhotoInfo};
+use superlab::explain::methods::{
+    self, ExplanationReport, ImageRecord, MethodOverrides, ModelRecord, RunRecord, ScoreConfig,
+};
+use superlab::explain::photo;
 use superlab::explain::{Method, Variant, shearletx};
 use superlab::models::load::defaults::IMAGENET_NAMES;
 use superlab::models::vision::ClassNames;
@@ -88,31 +89,6 @@ fn parse_variant(text: &str) -> Result<Variant, String> {
     }
 }
 
-/// What report.json adds to the run's report.
-#[derive(Serialize)]
-struct CommandReport<'a> {
-    #[serde(flatten)]
-    run: &'a ExplanationReport,
-    class_name: Option<String>,
-    image: ImageReport,
-    model: ModelReport,
-    files: Vec<String>,
-}
-
-#[derive(Serialize)]
-struct ImageReport {
-    path: PathBuf,
-    #[serde(flatten)]
-    info: PhotoInfo,
-    crop: CropReport,
-}
-
-#[derive(Serialize)]
-struct ModelReport {
-    architecture: &'static str,
-    weights: PathBuf,
-}
-
 pub async fn run(args: ShearletXArgs) -> Result<(), LabError> {
     let overrides = MethodOverrides {
         target_class: args.class,
@@ -160,17 +136,17 @@ pub async fn run(args: ShearletXArgs) -> Result<(), LabError> {
         None => Vec::new(),
     };
     let class_name = report.class_index.and_then(class_name);
-    let command_report = CommandReport {
+    let command_report = RunRecord {
         run: &report,
         class_name,
-        image: ImageReport {
-            path: args.image.clone(),
+        image: ImageRecord {
+            path: args.image.display().to_string(),
             info: prepared.info,
             crop: prepared.crop,
         },
-        model: ModelReport {
+        model: ModelRecord {
             architecture: architecture.name(),
-            weights: source.weights,
+            weights: source.weights.display().to_string(),
         },
         files,
     };
