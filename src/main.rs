@@ -1,5 +1,7 @@
 //! The native command-line tool: the same core as the page, on the CPU or through wgpu.
 
+mod bench;
+
 use clap::{Parser, Subcommand};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -43,6 +45,9 @@ enum Command {
         #[arg(long)]
         pairs: PathBuf,
     },
+    /// Time the lab's workloads on every backend present against PyTorch on this machine,
+    /// print a table of medians and write every repetition as JSON.
+    Bench(bench::BenchArgs),
 }
 
 /// Logs each step to standard error.
@@ -101,6 +106,7 @@ async fn run(command: Command) -> Result<(), LabError> {
             }
         }
         Command::Meteor { pairs } => score_meteor_pairs(&pairs)?,
+        Command::Bench(args) => bench::run(args).await?,
     }
     Ok(())
 }
