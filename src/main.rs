@@ -1,13 +1,13 @@
 //! The native command-line tool: the same core as the page, on the CPU or through wgpu.
 
-mod bench;
+mod cli;
 
 use clap::{Parser, Subcommand};
+use cli::{LogSteps, to_json};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use superlab::LabError;
 use superlab::device::{BackendChoice, LabDevice, Requirements};
-use superlab::progress::{Control, Progress, StepEvent};
 use superlab::report::RunStatus;
 use superlab::selfcheck::{self, CheckConfig};
 use superlab::superhf::meteor::{WordNet, meteor};
@@ -45,29 +45,30 @@ enum Command {
         #[arg(long)]
         pairs: PathBuf,
     },
+    /// Align a language model with SuperHF (sample, score, keep the best, fine-tune) and write
+    /// report.json, samples.jsonl, metrics.csv and the LoRA adapter into --out.
+    Superhf(cli::superhf::RunArgs),
+    /// The best-of-N baseline: answer each prompt with the completion the reward model
+    /// prefers; writes report.json, samples.jsonl and metrics.csv into --out.
+    BestOfN(cli::superhf::RunArgs),
+    /// The PPO baseline (RLHF with a KL penalty) on the same prompts, sampling and reward
+    /// models; writes report.json, samples.jsonl, metrics.csv and the LoRA adapter with the
+    /// value head into --out.
+    Ppo(cli::superhf::RunArgs),
+    /// Train a reward model's linear head on labelled texts or preference pairs.
+    TrainReward(cli::train_reward::TrainRewardArgs),
+    /// Print the reward a reward model gives each text.
+    Score(cli::score::ScoreArgs),
+    /// Continue a prompt with a language model (the default SmolLM2, or local files).
+    Generate(cli::generate::GenerateArgs),
+    /// Classify a photograph with an image classifier, printing the top classes as JSON.
+    Classify(cli::classify::ClassifyArgs),
+    /// Explain an image classifier's decision on a photograph with ShearletX or a baseline,
+    /// writing report.json, explanation.png and the mask images into --out.
+    Shearletx(cli::shearletx::ShearletXArgs),
     /// Time the lab's workloads on every backend present against PyTorch on this machine,
     /// print a table of medians and write every repetition as JSON.
-    Bench(bench::BenchArgs),
-}
-
-/// Logs each step to standard error.
-struct LogSteps;
-
-impl Progress for LogSteps {
-    async fn step(&mut self, event: &StepEvent) -> Control {
-        let metrics: Vec<String> = event
-            .metrics
-            .iter()
-            .map(|(name, value)| format!("{name} {value:.6}"))
-            .collect();
-        log::info!(
-            "step {}/{}: {}",
-            event.step,
-            event.total,
-            metrics.join(", ")
-        );
-        Control::Continue
-    }
+    Bench(cli::bench::BenchArgs),
 }
 
 fn main() -> ExitCode {
@@ -106,7 +107,15 @@ async fn run(command: Command) -> Result<(), LabError> {
             }
         }
         Command::Meteor { pairs } => score_meteor_pairs(&pairs)?,
-        Command::Bench(args) => bench::run(args).await?,
+        Command::Superhf(args) => cli::superhf::superhf(args).await?,
+        Command::BestOfN(args) => cli::superhf::best_of_n(args).await?,
+        Command::Ppo(args) => cli::ppo::run(args).await?,
+        Command::TrainReward(args) => cli::train_reward::run(args).await?,
+        Command::Score(args) => cli::score::run(args).await?,
+        Command::Generate(args) => cli::generate::run(args).await?,
+        Command::Classify(args) => cli::classify::run(args).await?,
+        Command::Shearletx(args) => cli::shearletx::run(args).await?,
+        Command::Bench(args) => cli::bench::run(args).await?,
     }
     Ok(())
 }
@@ -132,11 +141,6 @@ fn score_meteor_pairs(path: &Path) -> Result<(), LabError> {
         println!("{}", meteor(&pair.hypothesis, &pair.reference, &wordnet));
     }
     Ok(())
-}
-
-fn to_json(value: &impl serde::Serialize) -> Result<String, LabError> {
-    serde_json::to_string_pretty(value)
-        .map_err(|error| LabError::Execution(format!("cannot encode the report: {error}")))
 }
 
 fn write_output(out: Option<PathBuf>, text: &str) -> Result<(), LabError> {

@@ -25,7 +25,8 @@ fn number(value: &Value, what: &str) -> f64 {
 
 #[test]
 fn a_smoke_run_measures_both_sides_and_writes_its_report() {
-    let out = std::env::temp_dir().join(format!("superlab-bench-smoke-{}.json", std::process::id()));
+    let out =
+        std::env::temp_dir().join(format!("superlab-bench-smoke-{}.json", std::process::id()));
     let status = Command::new(env!("CARGO_BIN_EXE_superlab"))
         .args(["bench", "--smoke", "--backend", "cpu", "--out"])
         .arg(&out)
@@ -42,8 +43,13 @@ fn a_smoke_run_measures_both_sides_and_writes_its_report() {
     assert!(report["machine"]["logical_cores"].as_u64().unwrap() >= 1);
 
     for id in MEASURED {
-        for side in [&report["lab"]["cpu"]["workloads"][id], &report["pytorch"]["workloads"][id]] {
-            let seconds = side["seconds"].as_array().unwrap_or_else(|| panic!("{id}: {side}"));
+        for side in [
+            &report["lab"]["cpu"]["workloads"][id],
+            &report["pytorch"]["workloads"][id],
+        ] {
+            let seconds = side["seconds"]
+                .as_array()
+                .unwrap_or_else(|| panic!("{id}: {side}"));
             assert_eq!(seconds.len(), 1, "{id}: one repetition");
             assert!(number(&seconds[0], id) > 0.0);
         }
@@ -53,7 +59,10 @@ fn a_smoke_run_measures_both_sides_and_writes_its_report() {
     let ids: Vec<&str> = summary.iter().map(|s| s["id"].as_str().unwrap()).collect();
     println!("summary: {ids:?}");
     for id in MEASURED {
-        let row = summary.iter().find(|s| s["id"] == id).expect("a row per workload");
+        let row = summary
+            .iter()
+            .find(|s| s["id"] == id)
+            .expect("a row per workload");
         assert_eq!(row["status"], "measured");
         let comparison = &row["comparisons"][0];
         assert_eq!(comparison["backend"], "cpu");
@@ -64,7 +73,10 @@ fn a_smoke_run_measures_both_sides_and_writes_its_report() {
         assert!((ratio - lab / pytorch).abs() <= 1e-9 * ratio);
     }
     for id in ["superhf_iteration", "browser"] {
-        let row = summary.iter().find(|s| s["id"] == id).expect("a slot for it");
+        let row = summary
+            .iter()
+            .find(|s| s["id"] == id)
+            .expect("a slot for it");
         assert_eq!(row["status"], "not_yet_measured");
     }
 }

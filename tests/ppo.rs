@@ -5,7 +5,10 @@
 //! different prompt and response lengths with fixed scores; PyTorch computes the old
 //! log-probabilities and values, the advantages, and two epochs of two minibatch steps with
 //! SGD (parameters compared) and with Adam (step losses compared). Tolerance 1e-4 relative:
-//! both sides compute in f32 and the four steps compound rounding.
+//! both sides compute in f32 and the four steps compound rounding. The same fixture holds
+//! SuperHF's KL of the batch under the initial policy (`batch_kl`, which a PPO run reports as
+//! `kl`), computed by PyTorch in float64 from float32 logits; tolerance 1e-5 relative, f32
+//! rounding of a sum over the vocabulary.
 
 mod common;
 
@@ -16,6 +19,7 @@ use serde::Deserialize;
 use std::collections::BTreeMap;
 use superlab::models::language_model::LanguageModel;
 use superlab::superhf::ppo::{PolicyWithValue, PpoConfig, Rollouts, ValueHead, update};
+use superlab::superhf::ppo_train::batch_kl;
 
 const TOLERANCE: f64 = 1e-4;
 
@@ -30,6 +34,7 @@ struct Fixture {
     adam_rate: f64,
     sgd: Run,
     adam_step_losses: Vec<f64>,
+    batch_kl: f64,
 }
 
 #[derive(Deserialize)]
@@ -194,5 +199,26 @@ fn bad_batches_and_settings_are_errors() {
         ));
         let message = outcome.expect_err("an error").to_string();
         assert!(message.contains(expected), "{message}");
+    }
+}
+
+/// Three rows per pass, so that the last pass holds one row of its own length, and one pass of
+/// all four: the KL is the same mean over every response position.
+#[test]
+fn the_batch_kl_matches_pytorch() {
+    let f: Fixture = fixture("ppo_update");
+    let device = Device::flex();
+    let (model, reference) = models(&f, &device);
+    for rows_per_pass in [3, 4] {
+        let kl = pollster::block_on(batch_kl(
+            &model.policy,
+            &reference,
+            &rollouts(&f),
+            rows_per_pass,
+            &device,
+        ))
+        .unwrap();
+        let what = format!("batch KL, {rows_per_pass} rows per pass");
+        assert_close(&what, &[kl as f32], &[f.batch_kl], 1e-5, true);
     }
 }

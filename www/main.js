@@ -2,7 +2,9 @@
 // document.body.dataset.state (loading, ready, running, done, error) is for people and for
 // automation alike; window.lab gives scripts the same controls as the buttons.
 
+import { createClassifyView } from './classify-view.js';
 import { renderDevice } from './device-view.js';
+import { createLanguageView } from './language-view.js';
 import { createModelsView } from './models-view.js';
 
 const $ = (id) => document.getElementById(id);
@@ -11,16 +13,30 @@ let worker = null;
 let device = null;
 let lastReport = null;
 let pendingRun = null;
-const models = createModelsView((message) => worker.postMessage(message));
+const send = (message) => worker.postMessage(message);
+const models = createModelsView(send);
+// The model panels' side of the page; a failed task leaves the lab usable (`recoverable`).
+const panelLab = {
+  send,
+  setState: (...args) => setState(...args),
+  fail: (message) => fail(message),
+  busy: () => ['running', 'loading'].includes(document.body.dataset.state),
+};
+const language = createLanguageView(panelLab);
+const classify = createClassifyView(panelLab);
+const views = [language, classify, models];
 
-function setState(state, text) {
+function setState(state, text, { recoverable = false } = {}) {
   document.body.dataset.state = state;
   $('status').textContent = text;
   const busy = state === 'running' || state === 'loading';
-  $('run').disabled = busy || state === 'error';
+  const stuck = state === 'error' && !recoverable;
+  $('run').disabled = busy || stuck;
   $('stop').disabled = state !== 'running';
   $('backend').disabled = state === 'running';
   $('download').disabled = lastReport === null;
+  language.enable(!busy && !stuck);
+  classify.enable(!busy && !stuck);
 }
 
 function fail(message) {
@@ -61,18 +77,26 @@ const handlers = {
   error({ message }) {
     fail(message);
   },
+  'task-error'(error) {
+    if (!language.failed(error) && !classify.failed(error)) fail(error.message);
+  },
 };
+
+function route(data) {
+  if (handlers[data.type]) return handlers[data.type](data);
+  for (const view of views) view.handlers[data.type]?.(data);
+}
 
 function startWorker(backend) {
   worker?.terminate();
   device = null;
   $('error-panel').hidden = true;
   worker = new Worker(new URL('./worker.js', import.meta.url), { type: 'module' });
-  worker.onmessage = ({ data }) => (handlers[data.type] ?? models.handlers[data.type])(data);
+  worker.onmessage = ({ data }) => route(data);
   worker.onerror = (event) => fail(`the lab's worker failed to start: ${event.message ?? ''}`);
   setState('loading', 'Starting the device…');
   worker.postMessage({ type: 'init', backend });
-  models.reset();
+  views.forEach((view) => view.reset());
 }
 
 function run(config = {}) {
@@ -114,6 +138,10 @@ window.lab = {
   restart: (backend = $('backend').value) => startWorker(backend),
   simulateDeviceLoss: () => worker.postMessage({ type: 'lose-device' }),
   models: models.api,
+  generate: language.api.generate,
+  score: language.api.score,
+  buildLanguageModel: language.api.build,
+  classify: classify.api.classify,
 };
 
 startWorker($('backend').value);

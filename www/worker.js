@@ -2,6 +2,8 @@
 // structured messages ({type: 'device' | 'progress' | 'done' | 'error', ...}). It also loads
 // models through the model store and keeps their files for the core: the model commands answer
 // with {type: 'model-plan' | 'model-progress' | 'model-loaded' | 'model-error' | 'model-cache'}.
+// The core builds models from those files or from the defaults (tasks.js), and the tasks
+// (generate, classify, score) answer with their own messages.
 
 import init, {
   initDevice,
@@ -9,6 +11,7 @@ import init, {
   runCheck,
   simulateDeviceLoss,
 } from './pkg/superlab.js';
+import { createTasks } from './tasks.js';
 import {
   deleteCached,
   describeModel,
@@ -68,6 +71,20 @@ async function reportStep(step) {
   return !stopRequested;
 }
 
+const tasks = createTasks({
+  post,
+  loadedModel: () => model,
+  // The answer to each step's progress: whether to go on, after a Stop message could land.
+  goOn: async () => {
+    await yieldToEvents();
+    return !stopRequested;
+  },
+  resetStop: () => {
+    stopRequested = false;
+  },
+  describe,
+});
+
 const commands = {
   async init({ backend }) {
     await wasmReady;
@@ -103,6 +120,7 @@ const commands = {
       await postCachedModels();
     });
   },
+  ...tasks.commands,
 };
 
 async function postCachedModels() {

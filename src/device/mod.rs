@@ -8,7 +8,7 @@ use crate::LabError;
 use burn::tensor::Device;
 use serde::{Deserialize, Serialize};
 
-pub use gpu::AdapterReport;
+pub use gpu::{AdapterReport, LimitsReport};
 
 /// What the user asked for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]

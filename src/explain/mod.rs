@@ -8,6 +8,9 @@
 //!
 //! The hallucination score ([`hallucination`]) compares the edges of an explanation with
 //! those of the image, found by CoShREM's complex-shearlet edge detector ([`edges`]).
+//!
+//! [`methods`] runs any method by name and scores its result; [`photo`] turns image files
+//! into the methods' input.
 
 mod bilinear;
 pub mod edges;
@@ -16,9 +19,11 @@ pub mod gradcam;
 pub mod hallucination;
 mod host;
 pub mod mask_optimiser;
+pub mod methods;
 pub mod metrics;
 pub mod noise;
 pub mod obfuscation;
+pub mod photo;
 pub mod pixel;
 pub mod representation;
 pub mod shearletx;
@@ -28,6 +33,7 @@ pub use extremal::{ExtremalConfig, ExtremalResult, extremal_perturbation};
 pub use gradcam::{GradCamConfig, GradCamResult, grad_cam};
 pub use hallucination::{GreyLevels, Hallucination, HallucinationConfig, ImageEdges};
 pub use mask_optimiser::{LossTerms, MaskOutcome, MaskSettings, optimise_mask};
+pub use methods::{Explanation, ExplanationReport, Method, MethodConfig, explain};
 pub use metrics::ExplanationScores;
 pub use noise::NoiseDistribution;
 pub use obfuscation::Variant;

@@ -7,6 +7,10 @@
 //! the model once, its keys and values then copied for each sequence. Each step reads back one
 //! small tensor, the chosen ids and their log-probabilities for the whole batch.
 //!
+//! A caller that shows progress, offers Stop or ends sequences by their text (stop strings)
+//! passes an observer to [`generate_observed`], which it awaits after every step with each
+//! sequence's tokens so far and which may mark sequences as stopped.
+//!
 //! The random numbers come from the lab's SplitMix64, one per sequence and step in order, so a
 //! seed repeats a run exactly on the same backend (backends may still round logits
 //! differently, which can change a draw that falls on a boundary).
@@ -15,6 +19,7 @@ use super::CausalLm;
 use super::cache::KvCache;
 use super::sampling::{self, Filter};
 use crate::LabError;
+use crate::progress::Control;
 use crate::rng::SplitMix64;
 use burn::tensor::{Device, Int, Tensor, TensorData};
 use serde::{Deserialize, Serialize};
@@ -86,7 +91,8 @@ pub struct Completion {
     /// The log-probability of each sampled token under the model's own distribution
     /// (temperature 1, no top-k or top-p), given the prompt and the tokens before it.
     pub log_probs: Vec<f32>,
-    /// Whether the sequence ended with a stop token rather than at `max_new_tokens`.
+    /// Whether the sequence ended with a stop token (or its observer ended it) rather than at
+    /// `max_new_tokens`.
     pub stopped: bool,
 }
 
@@ -96,6 +102,20 @@ pub async fn generate(
     prompts: &[Vec<u32>],
     config: &SamplingConfig,
     device: &Device,
+) -> Result<Vec<Completion>, LabError> {
+    let go_on = async |_: usize, _: &mut [Completion]| Control::Continue;
+    generate_observed(model, prompts, config, device, go_on).await
+}
+
+/// [`generate`], awaiting `after_step(step, completions)` after every decoding step (`step`
+/// counts from 1); when it answers [`Control::Stop`] the completions end there, with the tokens
+/// chosen so far. It may also end single sequences by setting their `stopped`.
+pub async fn generate_observed(
+    model: &impl CausalLm,
+    prompts: &[Vec<u32>],
+    config: &SamplingConfig,
+    device: &Device,
+    mut after_step: impl AsyncFnMut(usize, &mut [Completion]) -> Control,
 ) -> Result<Vec<Completion>, LabError> {
     config.validate()?;
     let prompt_len = check_prompts(prompts)?;
@@ -132,8 +152,9 @@ pub async fn generate(
             completion.log_probs.push(pair[1]);
             completion.stopped = config.stop_tokens.contains(&token);
         }
+        let control = after_step(step, &mut completions).await;
         let all_stopped = completions.iter().all(|completion| completion.stopped);
-        if step == config.max_new_tokens || all_stopped {
+        if step == config.max_new_tokens || all_stopped || control == Control::Stop {
             break;
         }
         last = last_logits(model, model.hidden_states(tokens, &mut cache));

@@ -9,11 +9,12 @@ use super::checkpoint::{
     CheckpointTensor, HeldTensor, check_no_extra_layer, linear_tensors, norm_tensors,
 };
 use super::embedding::{embed, unembed};
+use super::lora::Projection;
 use super::weights::WeightSource;
 use super::{CausalLm, layer_norm, linear};
 use crate::LabError;
 use burn::module::{Module, Param};
-use burn::nn::{LayerNorm, Linear};
+use burn::nn::LayerNorm;
 use burn::tensor::{Device, Int, Tensor};
 use serde::{Deserialize, Serialize};
 
@@ -90,11 +91,32 @@ impl Gpt2Config {
 struct Block {
     norm_attention: LayerNorm,
     /// Queries, keys and values in one `[n_embd, 3 * n_embd]` projection.
-    qkv: Linear,
-    attention_out: Linear,
+    qkv: Projection,
+    attention_out: Projection,
     norm_mlp: LayerNorm,
-    mlp_in: Linear,
-    mlp_out: Linear,
+    mlp_in: Projection,
+    mlp_out: Projection,
+}
+
+impl Block {
+    /// The projections under their module paths in `GPT2LMHeadModel`, after `transformer.h.N.`.
+    fn projections(&self) -> [(&'static str, &Projection); 4] {
+        [
+            ("attn.c_attn", &self.qkv),
+            ("attn.c_proj", &self.attention_out),
+            ("mlp.c_fc", &self.mlp_in),
+            ("mlp.c_proj", &self.mlp_out),
+        ]
+    }
+
+    fn projections_mut(&mut self) -> [(&'static str, &mut Projection); 4] {
+        [
+            ("attn.c_attn", &mut self.qkv),
+            ("attn.c_proj", &mut self.attention_out),
+            ("mlp.c_fc", &mut self.mlp_in),
+            ("mlp.c_proj", &mut self.mlp_out),
+        ]
+    }
 }
 
 #[derive(Module, Debug)]
@@ -132,13 +154,16 @@ impl Gpt2 {
         let blocks = (0..config.n_layer)
             .map(|i| {
                 let name = |part: &str| tensor(&format!("h.{i}.{part}"));
+                let projection = |part: &str, shape: [usize; 2]| {
+                    linear(weights, &name(part), shape, device).map(Projection::plain)
+                };
                 Ok(Block {
                     norm_attention: layer_norm(weights, &name("ln_1"), d, eps, device)?,
-                    qkv: linear(weights, &name("attn.c_attn"), [d, 3 * d], device)?,
-                    attention_out: linear(weights, &name("attn.c_proj"), [d, d], device)?,
+                    qkv: projection("attn.c_attn", [d, 3 * d])?,
+                    attention_out: projection("attn.c_proj", [d, d])?,
                     norm_mlp: layer_norm(weights, &name("ln_2"), d, eps, device)?,
-                    mlp_in: linear(weights, &name("mlp.c_fc"), [d, config.inner()], device)?,
-                    mlp_out: linear(weights, &name("mlp.c_proj"), [config.inner(), d], device)?,
+                    mlp_in: projection("mlp.c_fc", [d, config.inner()])?,
+                    mlp_out: projection("mlp.c_proj", [config.inner(), d])?,
                 })
             })
             .collect::<Result<Vec<_>, LabError>>()?;
@@ -173,6 +198,20 @@ impl Gpt2 {
         })
     }
 
+    /// Every projection under its module path in `GPT2LMHeadModel` (`transformer.h.0.attn.c_attn`),
+    /// whatever prefix the checkpoint used: the names peft's adapters carry.
+    pub fn projections(&self) -> Vec<(String, &Projection)> {
+        let blocks = self.blocks.iter().enumerate();
+        (blocks.flat_map(|(i, block)| block.projections().map(move |(p, x)| (path(i, p), x))))
+            .collect()
+    }
+
+    pub fn projections_mut(&mut self) -> Vec<(String, &mut Projection)> {
+        let blocks = self.blocks.iter_mut().enumerate();
+        (blocks.flat_map(|(i, block)| block.projections_mut().map(move |(p, x)| (path(i, p), x))))
+            .collect()
+    }
+
     fn block(&self, layer: usize, x: Tensor<3>, cache: &mut KvCache) -> Tensor<3> {
         let block = &self.blocks[layer];
         let [_, _, width] = x.dims();
@@ -186,6 +225,10 @@ impl Gpt2 {
             .apply(block.mlp_in.forward(block.norm_mlp.forward(x.clone())));
         x + block.mlp_out.forward(hidden)
     }
+}
+
+fn path(layer: usize, part: &str) -> String {
+    format!("transformer.h.{layer}.{part}")
 }
 
 impl CausalLm for Gpt2 {
@@ -238,8 +281,8 @@ impl CausalLm for Gpt2 {
         };
         for (i, block) in self.blocks.iter().enumerate() {
             let name = |part: &str| format!("h.{i}.{part}");
-            let linear = |part: &str, linear: &Linear| {
-                linear_tensors(&format!("{prefix}{}", name(part)), linear, false)
+            let linear = |part: &str, projection: &Projection| {
+                linear_tensors(&format!("{prefix}{}", name(part)), &projection.base, false)
             };
             tensors.extend(norm(&name("ln_1"), &block.norm_attention));
             tensors.extend(linear("attn.c_attn", &block.qkv));

@@ -7,6 +7,7 @@ use super::cache::KvCache;
 use super::checkpoint::CheckpointTensor;
 use super::gpt2::{Gpt2, Gpt2Config};
 use super::llama::{Llama, LlamaConfig};
+use super::lora::Projection;
 use super::neox::{NeoX, NeoXConfig};
 use super::weights::WeightSource;
 use crate::LabError;
@@ -102,6 +103,33 @@ impl LanguageModel {
                 Self::Llama(Llama::load(config, weights, device)?)
             }
         })
+    }
+
+    /// The hub's `model_type` of the architecture.
+    pub fn model_type(&self) -> &'static str {
+        match self {
+            Self::Gpt2(_) => "gpt2",
+            Self::NeoX(_) => "gpt_neox",
+            Self::Llama(_) => "llama",
+        }
+    }
+
+    /// Every linear projection of the blocks under its module path in the hub's causal-LM
+    /// class (`model.layers.0.self_attn.q_proj`): where LoRA adapters go (see `lora`).
+    pub fn projections(&self) -> Vec<(String, &Projection)> {
+        match self {
+            Self::Gpt2(model) => model.projections(),
+            Self::NeoX(model) => model.projections(),
+            Self::Llama(model) => model.projections(),
+        }
+    }
+
+    pub fn projections_mut(&mut self) -> Vec<(String, &mut Projection)> {
+        match self {
+            Self::Gpt2(model) => model.projections_mut(),
+            Self::NeoX(model) => model.projections_mut(),
+            Self::Llama(model) => model.projections_mut(),
+        }
     }
 
     fn inner(&self) -> &dyn CausalLm {

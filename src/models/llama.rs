@@ -10,11 +10,12 @@ use super::checkpoint::{
     CheckpointTensor, HeldTensor, check_no_extra_layer, linear_tensors, norm_tensors, torch_linear,
 };
 use super::embedding::{embed, unembed};
+use super::lora::Projection;
 use super::rotary::{Rotary, RotaryTable};
 use super::weights::WeightSource;
 use crate::LabError;
 use burn::module::{Module, Param};
-use burn::nn::{Linear, RmsNorm, RmsNormConfig};
+use burn::nn::{RmsNorm, RmsNormConfig};
 use burn::tensor::{Device, Int, Tensor};
 use serde::{Deserialize, Serialize};
 
@@ -126,14 +127,42 @@ impl LlamaConfig {
 #[derive(Module, Debug)]
 struct Block {
     norm_attention: RmsNorm,
-    query: Linear,
-    key: Linear,
-    value: Linear,
-    attention_out: Linear,
+    query: Projection,
+    key: Projection,
+    value: Projection,
+    attention_out: Projection,
     norm_mlp: RmsNorm,
-    mlp_gate: Linear,
-    mlp_up: Linear,
-    mlp_down: Linear,
+    mlp_gate: Projection,
+    mlp_up: Projection,
+    mlp_down: Projection,
+}
+
+impl Block {
+    /// The projections under their module paths in `LlamaForCausalLM`, after
+    /// `model.layers.N.`.
+    fn projections(&self) -> [(&'static str, &Projection); 7] {
+        [
+            ("self_attn.q_proj", &self.query),
+            ("self_attn.k_proj", &self.key),
+            ("self_attn.v_proj", &self.value),
+            ("self_attn.o_proj", &self.attention_out),
+            ("mlp.gate_proj", &self.mlp_gate),
+            ("mlp.up_proj", &self.mlp_up),
+            ("mlp.down_proj", &self.mlp_down),
+        ]
+    }
+
+    fn projections_mut(&mut self) -> [(&'static str, &mut Projection); 7] {
+        [
+            ("self_attn.q_proj", &mut self.query),
+            ("self_attn.k_proj", &mut self.key),
+            ("self_attn.v_proj", &mut self.value),
+            ("self_attn.o_proj", &mut self.attention_out),
+            ("mlp.gate_proj", &mut self.mlp_gate),
+            ("mlp.up_proj", &mut self.mlp_up),
+            ("mlp.down_proj", &mut self.mlp_down),
+        ]
+    }
 }
 
 #[derive(Module, Debug)]
@@ -202,6 +231,21 @@ impl Llama {
         })
     }
 
+    /// Every projection under its module path in `LlamaForCausalLM`
+    /// (`model.layers.0.self_attn.q_proj`), whatever prefix the checkpoint used: the names
+    /// peft's adapters carry.
+    pub fn projections(&self) -> Vec<(String, &Projection)> {
+        let blocks = self.blocks.iter().enumerate();
+        (blocks.flat_map(|(i, block)| block.projections().map(move |(p, x)| (path(i, p), x))))
+            .collect()
+    }
+
+    pub fn projections_mut(&mut self) -> Vec<(String, &mut Projection)> {
+        let blocks = self.blocks.iter_mut().enumerate();
+        (blocks.flat_map(|(i, block)| block.projections_mut().map(move |(p, x)| (path(i, p), x))))
+            .collect()
+    }
+
     fn block(
         &self,
         layer: usize,
@@ -249,7 +293,7 @@ fn load_block(
     let inner = config.intermediate_size;
     let (attention_bias, mlp_bias) = (config.attention_bias, config.mlp_bias);
     let linear = |part: &str, shape: [usize; 2], bias: bool| {
-        torch_linear(weights, &name(part), shape, bias, device)
+        torch_linear(weights, &name(part), shape, bias, device).map(Projection::plain)
     };
     Ok(Block {
         norm_attention: rms_norm(weights, &name("input_layernorm"), config, device)?,
@@ -262,6 +306,10 @@ fn load_block(
         mlp_up: linear("mlp.up_proj", [width, inner], mlp_bias)?,
         mlp_down: linear("mlp.down_proj", [inner, width], mlp_bias)?,
     })
+}
+
+fn path(layer: usize, part: &str) -> String {
+    format!("model.layers.{layer}.{part}")
 }
 
 /// An RMS norm stored as `NAME.weight` `[hidden_size]`.
@@ -341,7 +389,9 @@ impl CausalLm for Llama {
         for (i, block) in self.blocks.iter().enumerate() {
             let name = |part: &str| format!("{prefix}layers.{i}.{part}");
             let norm = |part: &str, norm: &RmsNorm| norm_tensors(&name(part), &norm.gamma, None);
-            let linear = |part: &str, linear: &Linear| linear_tensors(&name(part), linear, true);
+            let linear = |part: &str, projection: &Projection| {
+                linear_tensors(&name(part), &projection.base, true)
+            };
             tensors.extend(norm("input_layernorm", &block.norm_attention));
             tensors.extend(linear("self_attn.q_proj", &block.query));
             tensors.extend(linear("self_attn.k_proj", &block.key));

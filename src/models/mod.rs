@@ -12,6 +12,8 @@ pub mod gguf;
 pub mod gpt2;
 pub mod language_model;
 pub mod llama;
+pub mod load;
+pub mod lora;
 pub mod neox;
 pub mod rotary;
 pub mod sampling;

@@ -11,12 +11,13 @@ use super::checkpoint::{
     CheckpointTensor, HeldTensor, check_no_extra_layer, linear_tensors, norm_tensors, torch_linear,
 };
 use super::embedding::{embed, unembed};
+use super::lora::Projection;
 use super::rotary::{Rotary, RotaryTable};
 use super::weights::WeightSource;
 use super::{CausalLm, layer_norm};
 use crate::LabError;
 use burn::module::{Module, Param};
-use burn::nn::{LayerNorm, Linear};
+use burn::nn::LayerNorm;
 use burn::tensor::{Device, Int, Tensor};
 use serde::{Deserialize, Serialize};
 
@@ -124,11 +125,33 @@ struct Block {
     norm_attention: LayerNorm,
     /// Queries, keys and values of each head side by side: output `h * 3 * head_dim + j` is
     /// the query (`j < head_dim`), key or value feature of head `h`.
-    qkv: Linear,
-    attention_out: Linear,
+    qkv: Projection,
+    attention_out: Projection,
     norm_mlp: LayerNorm,
-    mlp_in: Linear,
-    mlp_out: Linear,
+    mlp_in: Projection,
+    mlp_out: Projection,
+}
+
+impl Block {
+    /// The projections under their module paths in `GPTNeoXForCausalLM`, after
+    /// `gpt_neox.layers.N.`.
+    fn projections(&self) -> [(&'static str, &Projection); 4] {
+        [
+            ("attention.query_key_value", &self.qkv),
+            ("attention.dense", &self.attention_out),
+            ("mlp.dense_h_to_4h", &self.mlp_in),
+            ("mlp.dense_4h_to_h", &self.mlp_out),
+        ]
+    }
+
+    fn projections_mut(&mut self) -> [(&'static str, &mut Projection); 4] {
+        [
+            ("attention.query_key_value", &mut self.qkv),
+            ("attention.dense", &mut self.attention_out),
+            ("mlp.dense_h_to_4h", &mut self.mlp_in),
+            ("mlp.dense_4h_to_h", &mut self.mlp_out),
+        ]
+    }
 }
 
 #[derive(Module, Debug)]
@@ -198,6 +221,21 @@ impl NeoX {
         })
     }
 
+    /// Every projection under its module path in `GPTNeoXForCausalLM`
+    /// (`gpt_neox.layers.0.attention.query_key_value`), whatever prefix the checkpoint used:
+    /// the names peft's adapters carry.
+    pub fn projections(&self) -> Vec<(String, &Projection)> {
+        let blocks = self.blocks.iter().enumerate();
+        (blocks.flat_map(|(i, block)| block.projections().map(move |(p, x)| (path(i, p), x))))
+            .collect()
+    }
+
+    pub fn projections_mut(&mut self) -> Vec<(String, &mut Projection)> {
+        let blocks = self.blocks.iter_mut().enumerate();
+        (blocks.flat_map(|(i, block)| block.projections_mut().map(move |(p, x)| (path(i, p), x))))
+            .collect()
+    }
+
     fn block(
         &self,
         layer: usize,
@@ -241,7 +279,7 @@ fn load_block(
     let (epsilon, bias) = (config.layer_norm_eps, config.attention_bias);
     let norm = |part: &str| layer_norm(weights, &name(part), width, epsilon, device);
     let linear = |part: &str, shape: [usize; 2], bias: bool| {
-        torch_linear(weights, &name(part), shape, bias, device)
+        torch_linear(weights, &name(part), shape, bias, device).map(Projection::plain)
     };
     Ok(Block {
         norm_attention: norm("input_layernorm")?,
@@ -251,6 +289,10 @@ fn load_block(
         mlp_in: linear("mlp.dense_h_to_4h", [width, inner], true)?,
         mlp_out: linear("mlp.dense_4h_to_h", [inner, width], true)?,
     })
+}
+
+fn path(layer: usize, part: &str) -> String {
+    format!("gpt_neox.layers.{layer}.{part}")
 }
 
 impl CausalLm for NeoX {
@@ -299,7 +341,9 @@ impl CausalLm for NeoX {
             let norm = |part: &str, norm: &LayerNorm| {
                 norm_tensors(&name(part), &norm.gamma, norm.beta.as_ref())
             };
-            let linear = |part: &str, linear: &Linear| linear_tensors(&name(part), linear, true);
+            let linear = |part: &str, projection: &Projection| {
+                linear_tensors(&name(part), &projection.base, true)
+            };
             tensors.extend(norm("input_layernorm", &block.norm_attention));
             tensors.extend(linear("attention.query_key_value", &block.qkv));
             tensors.extend(linear("attention.dense", &block.attention_out));

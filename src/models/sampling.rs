@@ -159,7 +159,9 @@ pub fn inverse_cdf(weights: Tensor<2>, uniforms: Tensor<2>) -> Tensor<2, Int> {
         .clamp_min(0.0)
         .min_pair(cumulative.clone().narrow(1, block - 1, 1));
     let chosen = first_reaching(cumulative, rows, within);
-    chosen_block * (block as i32) + chosen
+    // Weights that are not numbers (a diverged model) could land on a padding position; the
+    // id stays inside the vocabulary, and the caller sees the log-probability's NaN.
+    (chosen_block * (block as i32) + chosen).clamp_max(vocab as i32 - 1)
 }
 
 /// The first position with positive mass whose cumulative sum reaches the target.

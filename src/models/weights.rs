@@ -105,6 +105,16 @@ impl Weights {
         names
     }
 
+    /// Every tensor's name and shape, sorted by name, read from the headers alone.
+    pub fn shapes(&self) -> Vec<(String, Vec<usize>)> {
+        let mut shapes: Vec<(String, Vec<usize>)> = (self.shards.iter())
+            .flat_map(|shard| shard.metadata.tensors())
+            .map(|(name, info)| (name, info.shape.clone()))
+            .collect();
+        shapes.sort();
+        shapes
+    }
+
     /// How many values the checkpoint holds in all.
     pub fn parameter_count(&self) -> usize {
         let tensors = self

@@ -13,8 +13,8 @@ use std::ops::Range;
 
 use burn::tensor::{Device, Tensor, TensorData};
 
-use super::ShearletSystem;
 use super::spectrum::{FoldedRows, HalfSpectrum};
+use super::{BandInfo, ShearletSystem};
 use crate::LabError;
 use crate::explain::Representation;
 
@@ -27,6 +27,8 @@ const GROUP_BYTES: usize = 64 << 20;
 pub struct ShearletTransform {
     size: usize,
     bands: Vec<Range<usize>>,
+    /// What each band is, in the order of `bands`.
+    band_info: Vec<BandInfo>,
     /// `psi_k` over the half spectrum, `[1, bands, size, size / 2 + 1]`.
     filters: Tensor<4>,
     /// `psi_k / W`, the canonical dual frame, at rows `0..=size/2` and at rows `size - u` for
@@ -73,6 +75,7 @@ impl ShearletTransform {
             bands: (0..band_count)
                 .map(|k| k * plane..(k + 1) * plane)
                 .collect(),
+            band_info: system.bands.clone(),
             filters: tensor(filters, size),
             dual_low: tensor(dual_low, half),
             dual_mirror: tensor(dual_mirror, half),
@@ -81,6 +84,11 @@ impl ShearletTransform {
 
     pub fn band_count(&self) -> usize {
         self.bands.len()
+    }
+
+    /// The cone, scale and shear of each band, in the order of [`Representation::bands`].
+    pub fn band_info(&self) -> &[BandInfo] {
+        &self.band_info
     }
 
     /// How many images one pass of a transform may take: its half spectra over all bands stay

@@ -20,7 +20,7 @@ use burn::tensor::{Device, Int, Tensor, TensorData};
 use serde::{Deserialize, Serialize};
 
 /// PPO's settings, with the values METHODS.md gives for the SuperHF paper's baseline.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct PpoConfig {
     /// The KL penalty's coefficient in the reward (its starting value when adaptive).
@@ -129,6 +129,38 @@ impl ValueHead {
             .matmul(self.weight.val());
         (values + self.bias.val().unsqueeze::<2>()).reshape([rows, positions])
     }
+
+    /// The head as safetensors (float32) under the names of trl's
+    /// `AutoModelForCausalLMWithValueHead` state dict, in PyTorch's layout:
+    /// `v_head.summary.weight` `[1, width]` and `v_head.summary.bias` `[1]`.
+    pub async fn safetensors(&self) -> Result<Vec<u8>, LabError> {
+        let width = self.weight.dims()[0];
+        // `[width, 1]` and its transpose `[1, width]` hold their values in the same order.
+        let weight = read(self.weight.val()).await?;
+        let bias = read(self.bias.val()).await?;
+        let bytes =
+            |values: &[f32]| -> Vec<u8> { values.iter().flat_map(|v| v.to_le_bytes()).collect() };
+        let tensors = [
+            ("v_head.summary.weight", vec![1, width], bytes(&weight)),
+            ("v_head.summary.bias", vec![1], bytes(&bias)),
+        ];
+        let views = (tensors.iter())
+            .map(|(name, shape, data)| {
+                let view = safetensors::tensor::TensorView::new(
+                    safetensors::Dtype::F32,
+                    shape.clone(),
+                    data,
+                );
+                view.map(|view| (name.to_string(), view))
+            })
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|error| {
+                LabError::Execution(format!("cannot lay out the value head: {error}"))
+            })?;
+        let metadata = Some([("format".to_string(), "pt".to_string())].into());
+        safetensors::serialize(views, metadata)
+            .map_err(|error| LabError::Execution(format!("cannot write the value head: {error}")))
+    }
 }
 
 /// The policy and its value head, trained together.
@@ -183,12 +215,13 @@ impl Rollouts {
         Ok(())
     }
 
-    fn width(&self) -> usize {
+    /// The longest row's length.
+    pub fn width(&self) -> usize {
         self.rows.iter().map(Vec::len).max().unwrap_or(0)
     }
 
     /// The rows right-padded with `pad`, `[rows, width]`.
-    fn tokens(&self, pad: u32, device: &Device) -> Tensor<2, Int> {
+    pub fn tokens(&self, pad: u32, device: &Device) -> Tensor<2, Int> {
         let width = self.width();
         let ids: Vec<i32> = (self.rows.iter())
             .flat_map(|row| (0..width).map(move |i| *row.get(i).unwrap_or(&pad) as i32))
@@ -197,7 +230,7 @@ impl Rollouts {
     }
 
     /// Where each row's response lies in the `[rows, width - 1]` layout.
-    fn response_span(&self, row: usize) -> std::ops::Range<usize> {
+    pub fn response_span(&self, row: usize) -> std::ops::Range<usize> {
         self.prompt_lengths[row] - 1..self.rows[row].len() - 1
     }
 }
@@ -302,7 +335,8 @@ fn targets(
 ///
 /// `model` lives on an autodiff device; `reference` is the frozen initial policy, whose
 /// log-probabilities carry no gradient. `minibatch_order` draws the order of each epoch's minibatches
-/// when the config shuffles.
+/// when the config shuffles. A minibatch loss that is not finite ends the update with
+/// `LabError::Diverged`, its step the optimiser step of this update (from 1) that found it.
 pub async fn update(
     mut model: PolicyWithValue,
     reference: &LanguageModel,
@@ -391,7 +425,11 @@ pub async fn update(
             if values.iter().any(|v| !v.is_finite()) {
                 return Err(LabError::Diverged {
                     step: stats.step_losses.len() + 1,
-                    what: format!("a PPO minibatch loss is {}", values[0]),
+                    what: format!(
+                        "the minibatch loss is {} (policy loss {}, value loss {}, approximate KL \
+                         to the sampling policy {})",
+                        values[0], values[1], values[2], values[4]
+                    ),
                 });
             }
             let gradients = GradientsParams::from_grads(gradients, &model);

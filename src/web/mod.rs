@@ -1,5 +1,8 @@
 //! The browser boundary: the only module that speaks JavaScript. The worker calls these
-//! functions; everything else in the crate is target-independent.
+//! functions; everything else in the crate is target-independent. The model layer's exports
+//! are in [`models`].
+
+mod models;
 
 use crate::LabError;
 use crate::device::{BackendChoice, LabDevice, Requirements};
@@ -107,23 +110,28 @@ struct JsProgress(js_sys::Function);
 
 impl Progress for JsProgress {
     async fn step(&mut self, event: &StepEvent) -> Control {
-        let Ok(event) = to_js(event) else {
-            return Control::Continue;
-        };
-        let answer = match self.0.call1(&JsValue::NULL, &event) {
-            Ok(answer) if answer.has_type::<js_sys::Promise>() => {
-                JsFuture::from(js_sys::Promise::from(answer))
-                    .await
-                    .unwrap_or(JsValue::TRUE)
-            }
-            Ok(answer) => answer,
-            Err(_) => JsValue::FALSE,
-        };
-        if answer.is_falsy() {
-            Control::Stop
-        } else {
-            Control::Continue
+        ask_to_go_on(&self.0, event).await
+    }
+}
+
+/// Calls the page's progress callback with `event` and awaits its answer: whether to go on.
+async fn ask_to_go_on(callback: &js_sys::Function, event: &impl Serialize) -> Control {
+    let Ok(event) = to_js(event) else {
+        return Control::Continue;
+    };
+    let answer = match callback.call1(&JsValue::NULL, &event) {
+        Ok(answer) if answer.has_type::<js_sys::Promise>() => {
+            JsFuture::from(js_sys::Promise::from(answer))
+                .await
+                .unwrap_or(JsValue::TRUE)
         }
+        Ok(answer) => answer,
+        Err(_) => JsValue::FALSE,
+    };
+    if answer.is_falsy() {
+        Control::Stop
+    } else {
+        Control::Continue
     }
 }
 

@@ -20,10 +20,12 @@ function required(name) {
 
 /**
  * Serves www/ on a free loopback port; resolves to { url, stop }. `withoutCore` serves the page
- * even when www/pkg is not built, for tests that stand in for the WebAssembly core.
+ * even when www/pkg is not built, for tests that stand in for the WebAssembly core; `assets`
+ * is a folder to serve under /assets/, as scripts/serve serves the asset cache.
  */
-export function startServer({ withoutCore = false } = {}) {
+export function startServer({ withoutCore = false, assets = null } = {}) {
   const flags = ['--port', '0', '--quiet', ...(withoutCore ? ['--without-core'] : [])];
+  if (assets) flags.push('--assets', assets);
   const server = spawn('python3', [path.join(ROOT, 'scripts/serve.py'), ...flags], {
     stdio: ['ignore', 'pipe', 'inherit'],
   });

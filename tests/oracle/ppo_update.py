@@ -9,6 +9,7 @@ take their weights from `named_uniform` (see `_common.py`), so the lab rebuilds 
 fixture. Two optimisers: plain SGD, whose updated parameters the lab must reproduce, and Adam,
 whose step losses it must reproduce (Adam's normalisation turns rounding noise in gradients
 near zero into full-size steps, so its parameters are compared only through the losses).
+Also SuperHF's KL of the batch under the initial policy, which a PPO run reports as `kl`.
 """
 
 import json
@@ -184,9 +185,28 @@ def update(make_optimizer):
     }
 
 
+def batch_kl():
+    """SuperHF's KL of the batch under the initial policy: KL(p_reference || p_policy) over the
+    full vocabulary at each response position, averaged over all response positions, in
+    float64 from PyTorch's float32 logits."""
+    _, model, _, _ = policy(SEED)
+    _, reference, _, _ = policy(REFERENCE_SEED)
+    tokens = padded(rollouts()[0])
+    with torch.no_grad():
+        logp_policy = torch.log_softmax(model(tokens).logits[:, :-1].double(), dim=2)
+        logp_reference = torch.log_softmax(reference(tokens).logits[:, :-1].double(), dim=2)
+    per_position = (logp_reference.exp() * (logp_reference - logp_policy)).sum(dim=2)
+    total, count = 0.0, 0
+    for i, (prompt, length) in enumerate(zip(PROMPT_LENGTHS, ROW_LENGTHS)):
+        total += per_position[i, prompt - 1 : length - 1].sum().item()
+        count += length - prompt
+    return total / count
+
+
 def main():
     torch.set_num_threads(1)
     torch.use_deterministic_algorithms(True)
+    kl = batch_kl()
     sgd = update(lambda p: torch.optim.SGD(p, lr=SGD_RATE))
     adam = update(lambda p: torch.optim.Adam(p, lr=ADAM_RATE, eps=1e-8))
     fixture = {
@@ -200,6 +220,7 @@ def main():
         "adam_rate": ADAM_RATE,
         "sgd": sgd,
         "adam_step_losses": adam["step_losses"],
+        "batch_kl": kl,
     }
     json.dump(fixture, sys.stdout)
     sys.stdout.write("\n")

@@ -168,7 +168,7 @@ pub fn same_padding(size: usize, kernel: usize, stride: usize) -> (usize, usize)
 
 /// The largest weight block of a fully connected layer, in bytes: half of the 128 MiB storage
 /// binding that WebGPU guarantees. VGG's first layer (25088 x 4096, 392 MiB) exceeds it.
-const MAX_BLOCK_BYTES: usize = 64 << 20;
+pub const MAX_BLOCK_BYTES: usize = 64 << 20;
 
 /// A fully connected layer stored as PyTorch's `nn.Linear`: `{name}.weight` `[outputs, inputs]`
 /// and `{name}.bias` `[outputs]`.

@@ -115,14 +115,17 @@ pub fn resize(
 /// The centre `width` x `height` of `image`, placed as torchvision's `CenterCrop` places it
 /// (offsets `round((size - crop) / 2)`, halves to even as Python rounds). The crop must fit.
 pub fn centre_crop(image: &Rgb32FImage, width: usize, height: usize) -> Rgb32FImage {
-    let offset = |size: u32, crop: usize| {
-        let excess = size as usize - crop;
-        let half = excess / 2;
-        // Python's round() sends x.5 to the even neighbour.
-        (half + usize::from(excess % 2 == 1 && half % 2 == 1)) as u32
-    };
-    let (left, top) = (offset(image.width(), width), offset(image.height(), height));
+    let left = centre_offset(image.width() as usize, width) as u32;
+    let top = centre_offset(image.height() as usize, height) as u32;
     image::imageops::crop_imm(image, left, top, width as u32, height as u32).to_image()
+}
+
+/// Where [`centre_crop`] starts a crop of `crop` pixels along a side of `size` pixels:
+/// `round((size - crop) / 2)`, halves to even as Python rounds. The crop must fit.
+pub fn centre_offset(size: usize, crop: usize) -> usize {
+    let excess = size - crop;
+    let half = excess / 2;
+    half + usize::from(excess % 2 == 1 && half % 2 == 1)
 }
 
 /// A batch of equally sized images as one tensor.
