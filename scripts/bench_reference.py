@@ -32,7 +32,14 @@ Each workload computes what the lab computes, written as a PyTorch user would wr
 - sampling from SmolLM2-135M-Instruct: transformers loads the packaged GGUF file
   (dequantised to float32) and `generate` samples `sequences` continuations of the same prompt
   token ids as the lab, temperature 1, top-p, no top-k, exactly `new_tokens` each (the end
-  token is held back until then, as the lab runs without stop tokens).
+  token is held back until then, as the lab runs without stop tokens);
+- SuperHF iterations (`SuperHf` below): the same GGUF policy with a peft LoRA adapter,
+  `generate` per prompt, the lab's default reward model (all-MiniLM-L6-v2 through
+  transformers with the lab's head), the oracle's SuperHF loss (tests/oracle/superhf_loss.py)
+  and torch's AdamW with transformers' cosine schedule.
+
+The shearlet system and the SuperHF loss are the oracles' own (tests/oracle/shearletx.py,
+in float32 here, and tests/oracle/superhf_loss.py).
 
 Every workload runs its warm-up repetitions first; all repetitions are reported.
 """
@@ -47,6 +54,11 @@ import time
 
 import numpy as np
 import torch
+
+# The oracles' pieces (tests/oracle/): pyShearLab's system in the FFT layout, SuperHF's loss.
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent / "tests" / "oracle"))
+import shearletx as shearletx_oracle  # noqa: E402
+import superhf_loss as superhf_loss_oracle  # noqa: E402
 
 
 def log(message):
@@ -72,31 +84,17 @@ def timed(function, warmup, repetitions):
     return {"warmup_seconds": warmups, "seconds": seconds}
 
 
-class Shearlets:
-    """pyShearLab's system with ShearletX's settings, moved to the natural FFT layout."""
+class Shearlets(shearletx_oracle.Shearlets):
+    """The oracle's system (pyShearLab's filters in the natural FFT layout, float64), in
+    float32 as both sides compute."""
 
     def __init__(self, size, scales, shear_levels):
-        import pyshearlab_mind
-
-        with contextlib.redirect_stdout(sys.stderr):
-            system = pyshearlab_mind.SLgetShearletSystem2D(
-                0, size, size, scales, np.array(shear_levels)
-            )
-        psi = np.fft.ifftshift(system["shearlets"], axes=(0, 1)).real.transpose(2, 0, 1)
-        weights = np.fft.ifftshift(system["dualFrameWeights"]).real
-        self.filters = torch.from_numpy(np.ascontiguousarray(psi, dtype=np.float32))
-        self.weights = torch.from_numpy(np.ascontiguousarray(weights, dtype=np.float32))
-        self.bands = psi.shape[0]
-
-    def analyse(self, images):
-        """[..., H, W] to [..., K, H, W]."""
-        spectrum = torch.fft.fft2(images).unsqueeze(-3)
-        return torch.fft.ifft2(spectrum * self.filters).real
-
-    def synthesise(self, coefficients):
-        """[..., K, H, W] to [..., H, W]."""
-        spectrum = (torch.fft.fft2(coefficients) * self.filters).sum(dim=-3)
-        return torch.fft.ifft2(spectrum / self.weights).real
+        oracle = (shearletx_oracle.SIZE, shearletx_oracle.SCALES, shearletx_oracle.SHEAR_LEVELS)
+        if (size, scales, list(shear_levels)) != (oracle[0], oracle[1], list(oracle[2])):
+            raise SystemExit(f"the oracle's shearlet system is {oracle}, the plan's differs")
+        super().__init__()
+        self.filters = self.filters.float()
+        self.weights = self.weights.float()
 
 
 class Scaled(torch.nn.Module):
@@ -314,8 +312,194 @@ def generation(plan):
     return result
 
 
+class RewardModel:
+    """all-MiniLM-L6-v2 with the lab's trained head on the mean of its hidden states over the
+    real tokens, as the lab's default reward model scores."""
+
+    def __init__(self, encoder_folder, head_path, max_tokens):
+        import tokenizers
+        from safetensors.torch import load_file
+        from transformers import AutoModel
+
+        self.encoder = AutoModel.from_pretrained(encoder_folder, dtype=torch.float32).eval()
+        self.tokenizer = tokenizers.Tokenizer.from_file(str(pathlib.Path(encoder_folder) / "tokenizer.json"))
+        self.tokenizer.enable_truncation(max_tokens)
+        self.tokenizer.enable_padding()
+        head = load_file(str(head_path))
+        self.weight, self.bias = head["reward_head.weight"], head["reward_head.bias"]
+
+    @torch.no_grad()
+    def score(self, texts, batch_size):
+        rewards = []
+        for start in range(0, len(texts), batch_size):
+            encoded = self.tokenizer.encode_batch(texts[start : start + batch_size])
+            ids = torch.tensor([e.ids for e in encoded])
+            mask = torch.tensor([e.attention_mask for e in encoded], dtype=torch.float32)
+            hidden = self.encoder(input_ids=ids, attention_mask=mask.long()).last_hidden_state
+            pooled = (hidden * mask.unsqueeze(2)).sum(1) / mask.sum(1, keepdim=True)
+            rewards.extend((pooled @ self.weight.T + self.bias).squeeze(1).tolist())
+        return rewards
+
+
+class SuperHf:
+    """SuperHF as the lab runs it (METHODS.md): per iteration, each prompt's completions
+    sampled in one batch, cut at the next turn, scored by the reward model on
+    `prompt + " " + completion`, the best `keep_top` per prompt kept, then AdamW steps on
+    minibatches of the kept ones with cross-entropy on the completion tokens plus
+    `kl_coefficient KL(p_ref || p_policy)`, the reference being the policy with its LoRA
+    adapter switched off."""
+
+    def __init__(self, workload):
+        import peft
+        import transformers
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        config = workload["config"]
+        self.config, self.rollout = config, config["rollout"]
+        if config["kl_coefficient"] != superhf_loss_oracle.KL_COEFFICIENT:
+            raise SystemExit("the oracle's SuperHF loss has another KL coefficient")
+        folder = pathlib.Path(workload["gguf_path"]).parent
+        file_name = pathlib.Path(workload["gguf_path"]).name
+        transformers.utils.logging.disable_progress_bar()
+        self.tokenizer = AutoTokenizer.from_pretrained(folder, gguf_file=file_name)
+        base = AutoModelForCausalLM.from_pretrained(
+            folder, gguf_file=file_name, dtype=torch.float32
+        )
+        lora = config["fine_tuning"]
+        self.policy = peft.get_peft_model(
+            base,
+            peft.LoraConfig(
+                r=lora["rank"],
+                lora_alpha=lora["alpha"],
+                lora_dropout=lora["dropout"],
+                target_modules=lora["target_modules"] or ["q_proj", "v_proj"],
+                task_type="CAUSAL_LM",
+            ),
+        )
+        self.reward = RewardModel(workload["reward_encoder"], workload["reward_head"], 512)
+        trained = [p for p in self.policy.parameters() if p.requires_grad]
+        self.optimiser = torch.optim.AdamW(
+            trained, lr=config["learning_rate"], weight_decay=config["weight_decay"], eps=1e-8
+        )
+        per_step = -(-self.rollout["prompts_per_step"] * config["keep_top"] // config["minibatch_size"])
+        self.schedule = transformers.get_cosine_schedule_with_warmup(
+            self.optimiser, config["warmup_steps"], config["steps"] * per_step
+        )
+        self.end = self.tokenizer.eos_token_id
+        self.prompts = workload["prompts"]
+        self.iteration = 0
+        torch.manual_seed(config["seed"])
+
+    def cut(self, text):
+        ends = [text.find(m) for m in self.rollout["turn_markers"] if m and m in text]
+        return (text[: min(ends)] if ends else text).strip()
+
+    def sample(self, prompts):
+        rollout = self.rollout
+        samples = []
+        self.policy.eval()
+        for index, prompt in enumerate(prompts):
+            ids = torch.tensor([prompt["tokens"]] * rollout["completions_per_prompt"])
+            with torch.no_grad():
+                output = self.policy.generate(
+                    input_ids=ids,
+                    attention_mask=torch.ones_like(ids),
+                    do_sample=True,
+                    temperature=rollout["temperature"],
+                    top_p=rollout["top_p"],
+                    top_k=0,
+                    max_new_tokens=rollout["new_tokens"]["max"],
+                    eos_token_id=self.end,
+                    pad_token_id=self.end,
+                )
+            for row in output[:, ids.shape[1] :].tolist():
+                if self.end in row:
+                    row = row[: row.index(self.end)]
+                text = self.cut(self.tokenizer.decode(row, skip_special_tokens=True))
+                if text:
+                    samples.append((index, text, len(row)))
+        return samples
+
+    def fine_tune(self, prompts, kept):
+        examples = []
+        for index, text in kept:
+            tokens = list(prompts[index]["tokens"])
+            tokens += self.tokenizer.encode(" " + text, add_special_tokens=False)
+            examples.append((tokens, len(prompts[index]["tokens"])))
+        self.policy.train()
+        size = self.config["minibatch_size"]
+        losses = []
+        for start in range(0, len(examples), size):
+            batch = examples[start : start + size]
+            length = max(len(tokens) for tokens, _ in batch)
+            tokens = torch.tensor([t + [self.end] * (length - len(t)) for t, _ in batch])
+            # Position t predicts token t + 1, which counts when it is a completion token.
+            mask = torch.tensor(
+                [[1.0 if p <= t + 1 < len(tk) else 0.0 for t in range(length - 1)] for tk, p in batch]
+            )
+            inputs = tokens[:, :-1]
+            logits_policy = self.policy(input_ids=inputs).logits
+            with torch.no_grad(), self.policy.disable_adapter():
+                logits_reference = self.policy(input_ids=inputs).logits
+            _, _, loss = superhf_loss_oracle.superhf(
+                logits_policy, logits_reference, tokens[:, 1:], mask
+            )
+            self.optimiser.zero_grad()
+            loss.backward()
+            self.optimiser.step()
+            self.schedule.step()
+            losses.append(loss.item())
+        return losses
+
+    def step(self):
+        count = self.rollout["prompts_per_step"]
+        prompts = self.prompts[self.iteration * count : (self.iteration + 1) * count]
+        self.iteration += 1
+        phases = {}
+        start = time.perf_counter()
+        samples = self.sample(prompts)
+        phases["sample"] = time.perf_counter() - start
+        start = time.perf_counter()
+        texts = [prompts[index]["framed"] + " " + text for index, text, _ in samples]
+        rewards = self.reward.score(texts, self.rollout["score_batch_size"])
+        phases["score"] = time.perf_counter() - start
+        start = time.perf_counter()
+        kept = []
+        for index in range(len(prompts)):
+            ranked = sorted(
+                (i for i, sample in enumerate(samples) if sample[0] == index),
+                key=lambda i: -rewards[i],
+            )
+            kept += [(index, samples[i][1]) for i in ranked[: self.config["keep_top"]]]
+        losses = self.fine_tune(prompts, kept)
+        phases["fine_tune"] = time.perf_counter() - start
+        phases["sampled_tokens"] = sum(sample[2] for sample in samples)
+        phases["loss"] = losses
+        return phases
+
+
+def superhf(plan):
+    workload = plan["superhf"]
+    start = time.perf_counter()
+    run = SuperHf(workload)
+    setup = time.perf_counter() - start
+    warmups, seconds, phases = [], [], []
+    for index in range(workload["warmup_iterations"] + workload["iterations"]):
+        log(f"SuperHF iteration {index + 1}")
+        start = time.perf_counter()
+        phases.append(run.step())
+        elapsed = time.perf_counter() - start
+        (warmups if index < workload["warmup_iterations"] else seconds).append(elapsed)
+    return {
+        "setup_seconds": setup,
+        "warmup_seconds": warmups,
+        "seconds": seconds,
+        "phases": phases,
+    }
+
+
 def versions():
-    names = ["torch", "torchvision", "timm", "transformers", "numpy", "pyShearLab-MIND"]
+    names = ["torch", "torchvision", "timm", "transformers", "peft", "numpy", "pyShearLab-MIND"]
     found = {name: importlib.metadata.version(name) for name in names}
     found["python"] = platform.python_version()
     return found
@@ -350,6 +534,9 @@ def main():
     if plan.get("generation"):
         log("SmolLM2-135M sampling")
         workloads["generation_smollm2"] = generation(plan)
+    if plan.get("superhf"):
+        log("SuperHF iterations")
+        workloads["superhf_iteration"] = superhf(plan)
     report = {
         "produced_by": "scripts/bench_reference.py",
         "versions": versions(),

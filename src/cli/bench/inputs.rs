@@ -7,8 +7,14 @@ use superlab::models::gguf::{GgufTokenizerFlavor, LlamaGguf};
 use superlab::models::vision::prepare;
 use superlab::rng::named_uniform;
 
+use superlab::models::tokenizer::Tokenizer;
+use superlab::superhf::config::SuperHfConfig;
+use superlab::superhf::prompts::PromptOrder;
+use superlab::superhf::reward::defaults::DefaultReward;
+use superlab::superhf::rollout::PromptTurn;
+
 use super::paths;
-use super::plan::Plan;
+use super::plan::{Plan, PlannedPrompt};
 
 /// Seeds the classifiers' random batch.
 const IMAGES_SEED: u64 = 2025;
@@ -18,7 +24,7 @@ pub struct Inputs {
     pub photo: Vec<f32>,
     /// The classifiers' batch, `[batch, 3, side, side]`, uniform in [0, 1].
     pub images: Vec<f32>,
-    /// SmolLM2's file, opened once for the tokenizer and every backend's model.
+    /// SmolLM2's file, opened once for the tokenizer and every backend's generation model.
     pub gguf: Option<LlamaGguf>,
 }
 
@@ -37,21 +43,51 @@ pub fn prepare(plan: &mut Plan) -> Result<Inputs, LabError> {
         None => Vec::new(),
     };
     paths::write(&plan.work_dir.join("images.f32"), &bytes(&images))?;
-    let gguf = match &mut plan.generation {
-        Some(generation) => {
-            let name = generation.gguf_path.display().to_string();
-            let gguf = LlamaGguf::open(&name, paths::read(&generation.gguf_path)?)?;
-            let tokenizer = gguf.tokenizer(GgufTokenizerFlavor::AsFile)?;
-            generation.prompt_tokens = tokenizer.encode(&generation.prompt, false)?;
-            Some(gguf)
-        }
+    let gguf_path = (plan.generation.as_ref().map(|g| &g.gguf_path))
+        .or(plan.superhf.as_ref().map(|s| &s.gguf_path));
+    let gguf = match gguf_path {
+        Some(path) => Some(LlamaGguf::open(
+            &path.display().to_string(),
+            paths::read(path)?,
+        )?),
         None => None,
     };
+    if let Some(gguf) = &gguf {
+        let tokenizer = gguf.tokenizer(GgufTokenizerFlavor::AsFile)?;
+        if let Some(generation) = &mut plan.generation {
+            generation.prompt_tokens = tokenizer.encode(&generation.prompt, false)?;
+        }
+        if let Some(superhf) = &mut plan.superhf {
+            superhf.prompts = superhf_prompts(&superhf.config, &tokenizer)?;
+            paths::write(
+                &superhf.reward_head,
+                DefaultReward::Train.head_safetensors(),
+            )?;
+        }
+    }
     Ok(Inputs {
         photo,
         images,
         gguf,
     })
+}
+
+/// The prompts a SuperHF run of `config` takes, in its order: the run draws them the same way.
+fn superhf_prompts(
+    config: &SuperHfConfig,
+    tokenizer: &Tokenizer,
+) -> Result<Vec<PlannedPrompt>, LabError> {
+    let mut order = PromptOrder::new(config.prompts.prompts(), config.seed);
+    let count = config.steps * config.rollout.prompts_per_step;
+    (order.take(count).iter())
+        .map(|text| {
+            let turn = PromptTurn::new(text, config.rollout.chat_frame, tokenizer)?;
+            Ok(PlannedPrompt {
+                framed: turn.framed,
+                tokens: turn.tokens,
+            })
+        })
+        .collect()
 }
 
 /// scikit-image's cat, prepared as ShearletX prepares photographs.

@@ -16,7 +16,7 @@ mod report;
 mod timing;
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use clap::{Args, ValueEnum};
@@ -84,6 +84,10 @@ pub async fn run(args: BenchArgs) -> Result<(), LabError> {
         only: args.only.clone(),
         work_dir: work_dir.path.clone(),
         gguf_path: paths::asset(paths::GGUF)?,
+        minilm_folder: paths::asset(paths::MINILM_CONFIG)?
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_default(),
         efficientnet_lite0_checkpoint: paths::asset(paths::EFFICIENTNET_LITE0)?,
     };
     let mut plan = Plan::new(scale, choices);

@@ -7,6 +7,7 @@ use superlab::LabError;
 
 pub const GGUF: &str = "models/SmolLM2-135M-Instruct/SmolLM2-135M-Instruct.Q4_1.gguf";
 pub const EFFICIENTNET_LITE0: &str = "models/efficientnet-lite0/efficientnet-lite0-57934424.pth";
+pub const MINILM_CONFIG: &str = "models/all-MiniLM-L6-v2/config.json";
 pub const PHOTO: &str = "photos/chelsea.png";
 
 /// `$SUPERLAB_CACHE`, else `$XDG_CACHE_HOME/superlab`, else `~/.cache/superlab`.

@@ -10,6 +10,7 @@ use superlab::explain::mask_optimiser::PASS_BUDGET_BYTES;
 use superlab::explain::shearletx::{IMAGE_SIZE, ShearletXConfig};
 use superlab::models::vision::Architecture;
 use superlab::shearlet::{SHEARLETX_SCALES, SHEARLETX_SHEAR_LEVELS};
+use superlab::superhf::config::{Preset, SuperHfConfig, TokenBudget};
 
 /// How much a run measures.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -31,6 +32,7 @@ pub enum Group {
     Shearletx,
     Classifiers,
     Generation,
+    Superhf,
 }
 
 /// Shearlet analysis and synthesis of one RGB image.
@@ -91,6 +93,33 @@ pub struct GenerationPlan {
     pub repetitions: usize,
 }
 
+/// A prompt of a SuperHF iteration as the policy reads it.
+#[derive(Debug, Clone, Serialize)]
+pub struct PlannedPrompt {
+    /// In SuperHF's chat frame.
+    pub framed: String,
+    /// The policy's tokens of `framed`; PyTorch takes these ids as they are.
+    pub tokens: Vec<u32>,
+}
+
+/// SuperHF iterations of the paper preset: SmolLM2-135M-Instruct as the policy, the lab's
+/// default reward model (all-MiniLM-L6-v2 with its trained head) as the training reward.
+#[derive(Debug, Clone, Serialize)]
+pub struct SuperHfPlan {
+    pub gguf_path: PathBuf,
+    /// all-MiniLM-L6-v2's folder (`config.json`, `tokenizer.json`, `model.safetensors`).
+    pub reward_encoder: PathBuf,
+    /// The default reward head, written into the work folder for the PyTorch side.
+    pub reward_head: PathBuf,
+    /// Every setting of the run; its `steps` are the warm-up and the timed iterations.
+    pub config: SuperHfConfig,
+    /// The prompts in the order both sides take them, `prompts_per_step` per iteration.
+    pub prompts: Vec<PlannedPrompt>,
+    /// Untimed iterations first (loading, kernel compilation), then `iterations` timed ones.
+    pub warmup_iterations: usize,
+    pub iterations: usize,
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct Plan {
     pub scale: Scale,
@@ -108,6 +137,7 @@ pub struct Plan {
     pub shearletx: Option<ShearletXPlan>,
     pub classifiers: Option<ClassifierPlan>,
     pub generation: Option<GenerationPlan>,
+    pub superhf: Option<SuperHfPlan>,
 }
 
 /// SuperHF's chat frame around a short request, as SmolLM2-Instruct expects it.
@@ -135,6 +165,8 @@ struct Sizes {
     batch: usize,
     classifier_repetitions: usize,
     generation: Option<(usize, usize, usize)>,
+    /// Completions per prompt, new tokens, warm-up and timed iterations.
+    superhf: Option<(usize, usize, usize, usize)>,
 }
 
 impl Sizes {
@@ -153,6 +185,7 @@ impl Sizes {
                 classifier_repetitions: 1,
                 // Loading the model takes most of a minute on the PyTorch side.
                 generation: None,
+                superhf: None,
             },
             Scale::Quick => Self {
                 warmup: 1,
@@ -165,6 +198,7 @@ impl Sizes {
                 batch: 4,
                 classifier_repetitions: 2,
                 generation: Some((16, 16, 1)),
+                superhf: Some((16, 16, 1, 1)),
             },
             Scale::Standard => Self {
                 warmup: 1,
@@ -177,6 +211,7 @@ impl Sizes {
                 batch: 16,
                 classifier_repetitions: 5,
                 generation: Some((16, 64, 3)),
+                superhf: Some((16, 64, 1, 2)),
             },
         }
     }
@@ -189,6 +224,7 @@ pub struct Choices {
     pub only: Vec<Group>,
     pub work_dir: PathBuf,
     pub gguf_path: PathBuf,
+    pub minilm_folder: PathBuf,
     pub efficientnet_lite0_checkpoint: PathBuf,
 }
 
@@ -234,6 +270,24 @@ impl Plan {
             targets: targets(sizes.batch),
             repetitions: sizes.classifier_repetitions,
         });
+        let superhf = sizes.superhf.filter(|_| wanted(Group::Superhf)).map(
+            |(completions, new_tokens, warmup_iterations, iterations)| {
+                let mut config = Preset::Paper.config();
+                config.rollout.completions_per_prompt = completions;
+                config.rollout.new_tokens = TokenBudget::fixed(new_tokens);
+                config.steps = warmup_iterations + iterations;
+                config.seed = SAMPLING_SEED;
+                SuperHfPlan {
+                    gguf_path: choices.gguf_path.clone(),
+                    reward_encoder: choices.minilm_folder.clone(),
+                    reward_head: choices.work_dir.join("reward_head.safetensors"),
+                    config,
+                    prompts: Vec::new(),
+                    warmup_iterations,
+                    iterations,
+                }
+            },
+        );
         let generation = sizes.generation.filter(|_| wanted(Group::Generation)).map(
             |(sequences, new_tokens, repetitions)| GenerationPlan {
                 gguf_path: choices.gguf_path,
@@ -259,6 +313,7 @@ impl Plan {
             shearletx,
             classifiers,
             generation,
+            superhf,
         }
     }
 }

@@ -37,6 +37,8 @@ pub fn run(python: &Path, plan: &Plan) -> Result<ReferenceRun, LabError> {
         .arg(&plan_path)
         // The model is read from the cache; the hub is never asked.
         .env("HF_HUB_OFFLINE", "1")
+        // transformers' GGUF conversion draws progress bars on standard error.
+        .env("TQDM_DISABLE", "1")
         .stdin(Stdio::null())
         .stderr(Stdio::inherit())
         .output()

@@ -45,8 +45,8 @@ impl Measured {
 #[serde(rename_all = "snake_case")]
 pub enum Status {
     Measured,
-    /// The lab cannot run it yet.
-    NotYetMeasured,
+    /// The benchmark does not measure it (yet).
+    NotMeasured,
 }
 
 /// One row of the table: a workload on one of the lab's backends against PyTorch.
@@ -154,19 +154,22 @@ pub fn summarise(
         );
         add(4, "generation_smollm2".into(), title);
     }
-    for (number, id, title) in [
-        (5, "superhf_iteration", "one SuperHF iteration"),
-        (6, "browser", "the page in a browser (WebGPU, CPU fallback)"),
-    ] {
-        summaries.push(Summary {
-            number,
-            id: id.into(),
-            title: title.into(),
-            status: Status::NotYetMeasured,
-            comparisons: Vec::new(),
-            explanations: Vec::new(),
-        });
+    if let Some(superhf) = &plan.superhf {
+        let rollout = &superhf.config.rollout;
+        let title = format!(
+            "one SuperHF iteration, {} prompts x {} completions x {} tokens, LoRA rank 4",
+            rollout.prompts_per_step, rollout.completions_per_prompt, rollout.new_tokens.max
+        );
+        add(5, "superhf_iteration".into(), title);
     }
+    summaries.push(Summary {
+        number: 6,
+        id: "browser".into(),
+        title: "the page in headless Chromium (WebGPU, wasm CPU)".into(),
+        status: Status::NotMeasured,
+        comparisons: Vec::new(),
+        explanations: Vec::new(),
+    });
     summaries
 }
 
@@ -272,6 +275,21 @@ pub fn notes(plan: &Plan) -> Vec<String> {
                 .into(),
         );
     }
+    if plan.superhf.is_some() {
+        notes.push(
+            "SuperHF: the paper preset (keep the best of each prompt's completions, KL 0.35, \
+             AdamW, LoRA rank 4 on q_proj and v_proj) with SmolLM2-135M-Instruct and the lab's \
+             default reward model; PyTorch runs transformers + peft on the same prompt ids; \
+             completions end at the end-of-sequence token, so both sides sample as many \
+             tokens as their draws make them; the lab's time includes its METEOR metric"
+                .into(),
+        );
+    }
+    notes.push(
+        "browser: not measured by this command; the page's figures need a headless Chromium \
+         driver, which the benchmark does not have yet"
+            .into(),
+    );
     if plan.generation.is_some() {
         notes.push(
             "generation: the prompt runs once in the lab (shared by the batch), once per \
@@ -349,7 +367,7 @@ fn write_rows(text: &mut String, summary: &Summary) {
     if !matches!(summary.status, Status::Measured) {
         let _ = writeln!(
             text,
-            "| {number} | {} | - | not yet measured | not yet measured | - |",
+            "| {number} | {} | - | not measured | not measured | - |",
             summary.title
         );
         return;

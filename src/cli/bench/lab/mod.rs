@@ -4,6 +4,7 @@ mod classifiers;
 mod generation;
 mod shearlet;
 mod shearletx;
+mod superhf;
 
 use std::collections::BTreeMap;
 use std::time::Instant;
@@ -113,6 +114,13 @@ pub async fn run(device: &LabDevice, plan: &Plan, inputs: &Inputs) -> BackendRun
         log::info!("lab ({}): SmolLM2-135M sampling", backend(device));
         let outcome = generation::measure(device, workload, plan.warmup, gguf).await;
         run.record("generation_smollm2".into(), outcome);
+    }
+    if let Some(workload) = &plan.superhf {
+        log::info!("lab ({}): SuperHF iterations", backend(device));
+        run.record(
+            "superhf_iteration".into(),
+            superhf::measure(device, workload).await,
+        );
     }
     run
 }
