@@ -5,24 +5,13 @@ use std::path::{Path, PathBuf};
 
 use superlab::LabError;
 
+pub use crate::cli::files::{read, write};
+use crate::cli::files::cache_dir;
+
 pub const GGUF: &str = "models/SmolLM2-135M-Instruct/SmolLM2-135M-Instruct.Q4_1.gguf";
 pub const EFFICIENTNET_LITE0: &str = "models/efficientnet-lite0/efficientnet-lite0-57934424.pth";
 pub const MINILM_CONFIG: &str = "models/all-MiniLM-L6-v2/config.json";
 pub const PHOTO: &str = "photos/chelsea.png";
-
-/// `$SUPERLAB_CACHE`, else `$XDG_CACHE_HOME/superlab`, else `~/.cache/superlab`.
-pub fn cache_dir() -> Result<PathBuf, LabError> {
-    if let Some(cache) = std::env::var_os("SUPERLAB_CACHE") {
-        return Ok(PathBuf::from(cache));
-    }
-    let base = std::env::var_os("XDG_CACHE_HOME")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cache")))
-        .ok_or_else(|| {
-            LabError::Config("set HOME or SUPERLAB_CACHE so that the lab finds its cache".into())
-        })?;
-    Ok(base.join("superlab"))
-}
 
 /// A file that `scripts/assets.py` fetches into the cache.
 pub fn asset(relative: &str) -> Result<PathBuf, LabError> {
@@ -65,14 +54,4 @@ pub fn reference_script() -> Result<PathBuf, LabError> {
         "{} is missing: run the benchmark from the checkout the tool was built in",
         path.display()
     )))
-}
-
-pub fn read(path: &Path) -> Result<Vec<u8>, LabError> {
-    std::fs::read(path)
-        .map_err(|error| LabError::Config(format!("cannot read {}: {error}", path.display())))
-}
-
-pub fn write(path: &Path, bytes: &[u8]) -> Result<(), LabError> {
-    std::fs::write(path, bytes)
-        .map_err(|error| LabError::Config(format!("cannot write {}: {error}", path.display())))
 }
