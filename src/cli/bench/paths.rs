@@ -5,8 +5,8 @@ use std::path::{Path, PathBuf};
 
 use superlab::LabError;
 
-pub use crate::cli::files::{read, write};
 use crate::cli::files::cache_dir;
+pub use crate::cli::files::{read, write};
 
 pub const GGUF: &str = "models/SmolLM2-135M-Instruct/SmolLM2-135M-Instruct.Q4_1.gguf";
 pub const EFFICIENTNET_LITE0: &str = "models/efficientnet-lite0/efficientnet-lite0-57934424.pth";

@@ -56,6 +56,8 @@ pub struct Comparison {
     pub lab_median_seconds: Option<f64>,
     pub lab_repetitions: usize,
     pub lab_failure: Option<String>,
+    /// Why the lab left it out on this backend.
+    pub lab_skipped: Option<String>,
     pub pytorch_median_seconds: Option<f64>,
     pub pytorch_repetitions: usize,
     /// The lab's median over PyTorch's: below 1, the lab is faster.
@@ -203,6 +205,7 @@ fn compare(
             lab_median_seconds: lab_median,
             lab_repetitions: ours.map_or(0, |m| m.timings.seconds.len()),
             lab_failure: run.failures.get(&id).cloned(),
+            lab_skipped: run.skipped.get(&id).cloned(),
             pytorch_median_seconds: pytorch_median,
             pytorch_repetitions: theirs.map_or(0, |m| m.timings.seconds.len()),
             ratio: lab_median.zip(pytorch_median).map(|(a, b)| a / b),
@@ -343,6 +346,9 @@ pub fn table(report: &BenchReport) -> String {
         if let Some(note) = &run.note {
             let _ = writeln!(text, "{backend}: {note}.");
         }
+        for (id, reason) in &run.skipped {
+            let _ = writeln!(text, "{backend}: {id} {reason}.");
+        }
     }
     for (backend, reason) in &report.unavailable {
         let _ = writeln!(text, "{backend}: not measured: {reason}");
@@ -373,9 +379,10 @@ fn write_rows(text: &mut String, summary: &Summary) {
         return;
     }
     for comparison in &summary.comparisons {
-        let lab = match &comparison.lab_failure {
-            Some(_) => "failed (see the JSON)".to_string(),
-            None => cell(
+        let lab = match (&comparison.lab_failure, &comparison.lab_skipped) {
+            (Some(_), _) => "failed (see the JSON)".to_string(),
+            (None, Some(_)) => "skipped (see the notes)".to_string(),
+            (None, None) => cell(
                 comparison.lab_median_seconds,
                 comparison.lab_repetitions,
                 comparison.lab_tokens_per_second,

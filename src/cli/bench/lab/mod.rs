@@ -20,7 +20,7 @@ use superlab::shearlet::ShearletTransform;
 
 use super::inputs::Inputs;
 use super::paths;
-use super::plan::Plan;
+use super::plan::{Plan, Scale};
 use super::report::Measured;
 use super::timing::seconds_since;
 
@@ -32,7 +32,13 @@ pub struct BackendRun {
     pub note: Option<String>,
     pub workloads: BTreeMap<String, Measured>,
     pub failures: BTreeMap<String, String>,
+    /// Workloads left out on this backend, with the reason.
+    pub skipped: BTreeMap<String, String>,
 }
+
+/// On a software adapter a ShearletX step takes minutes, which no quick run can afford.
+const QUICK_SOFTWARE_SKIP: &str = "skipped at the quick scale on a software adapter (minutes per \
+                                   step); run without --quick to measure it";
 
 impl BackendRun {
     fn new(device: &LabDevice) -> Self {
@@ -41,6 +47,7 @@ impl BackendRun {
             note: software_adapter_note(device),
             workloads: BTreeMap::new(),
             failures: BTreeMap::new(),
+            skipped: BTreeMap::new(),
         }
     }
 
@@ -96,6 +103,10 @@ pub async fn run(device: &LabDevice, plan: &Plan, inputs: &Inputs) -> BackendRun
                 shearletx::measure(device, workload, transform, &classifier, inputs).await
             };
             let id = format!("shearletx_{}", architecture.name());
+            if plan.scale == Scale::Quick && run.note.is_some() {
+                run.skipped.insert(id, QUICK_SOFTWARE_SKIP.into());
+                continue;
+            }
             run.record(id, outcome.await);
         }
     }

@@ -49,6 +49,7 @@ pub async fn measure(
         let start = Instant::now();
         losses.push(optimiser.step(step).await?.loss);
         let seconds = seconds_since(start, &device.device)?;
+        log::info!("ShearletX step {step}/{}: {seconds:.2} s", settings.steps);
         match step <= workload.warmup_steps {
             true => timings.warmup_seconds.push(seconds),
             false => timings.seconds.push(seconds),
