@@ -97,8 +97,18 @@ pub async fn run(args: BenchArgs) -> Result<(), LabError> {
     log::info!("PyTorch side ({threads} threads)");
     let pytorch = reference::run(&python, &plan)?;
 
+    let context = RunContext {
+        started,
+        started_unix,
+        machine,
+        threads,
+    };
     let mut lab = BTreeMap::new();
     let mut unavailable = BTreeMap::new();
+    // Written after each side as well, so that a long run stopped on the way keeps what it
+    // measured.
+    let partial = context.report(&plan, &lab, &pytorch, &unavailable, false);
+    write_report(&args.out, &partial)?;
     for (name, choice) in backends(args.backend) {
         match LabDevice::acquire(choice, &Requirements::default()).await {
             Ok(device) => {
@@ -110,34 +120,12 @@ pub async fn run(args: BenchArgs) -> Result<(), LabError> {
             }
             Err(error) => return Err(error),
         }
+        let partial = context.report(&plan, &lab, &pytorch, &unavailable, false);
+        write_report(&args.out, &partial)?;
     }
-
-    let report = BenchReport {
-        produced_by: "superlab bench".into(),
-        superlab_version: env!("CARGO_PKG_VERSION").into(),
-        burn_version: report::BURN_VERSION.into(),
-        build_profile: if cfg!(debug_assertions) {
-            "debug"
-        } else {
-            "release"
-        }
-        .into(),
-        started_unix_seconds: started_unix,
-        elapsed_seconds: started.elapsed().as_secs_f64(),
-        machine,
-        load_average_at_end: machine::load_average(),
-        threads,
-        notes: report::notes(&plan),
-        summary: report::summarise(&plan, &lab, &pytorch),
-        plan,
-        lab,
-        pytorch,
-        unavailable,
-    };
+    let report = context.report(&plan, &lab, &pytorch, &unavailable, true);
     println!("{}", report::table(&report));
-    let json = serde_json::to_string_pretty(&report)
-        .map_err(|error| LabError::Execution(format!("cannot encode the report: {error}")))?;
-    paths::write(&args.out, json.as_bytes())?;
+    write_report(&args.out, &report)?;
     log::info!("every repetition is in {}", args.out.display());
     let failures: Vec<String> = (report.lab.iter())
         .flat_map(|(backend, run)| run.failures.keys().map(move |id| format!("{backend}/{id}")))
@@ -149,6 +137,52 @@ pub async fn run(args: BenchArgs) -> Result<(), LabError> {
             failures.join(", ")
         ))),
     }
+}
+
+/// What a run knows before it measures anything.
+struct RunContext {
+    started: Instant,
+    started_unix: u64,
+    machine: Machine,
+    threads: usize,
+}
+
+impl RunContext {
+    fn report(
+        &self,
+        plan: &Plan,
+        lab: &BTreeMap<String, lab::BackendRun>,
+        pytorch: &reference::ReferenceRun,
+        unavailable: &BTreeMap<String, String>,
+        complete: bool,
+    ) -> BenchReport {
+        let profile = match cfg!(debug_assertions) {
+            true => "debug",
+            false => "release",
+        };
+        BenchReport {
+            produced_by: "superlab bench".into(),
+            superlab_version: env!("CARGO_PKG_VERSION").into(),
+            burn_version: report::BURN_VERSION.into(),
+            build_profile: profile.into(),
+            complete,
+            started_unix_seconds: self.started_unix,
+            elapsed_seconds: self.started.elapsed().as_secs_f64(),
+            machine: self.machine.clone(),
+            load_average_at_end: machine::load_average(),
+            threads: self.threads,
+            notes: report::notes(plan),
+            summary: report::summarise(plan, lab, pytorch),
+            plan: plan.clone(),
+            lab: lab.clone(),
+            pytorch: pytorch.clone(),
+            unavailable: unavailable.clone(),
+        }
+    }
+}
+
+fn write_report(out: &Path, report: &BenchReport) -> Result<(), LabError> {
+    paths::write(out, crate::cli::to_json(report)?.as_bytes())
 }
 
 fn backends(choice: Backends) -> Vec<(&'static str, BackendChoice)> {

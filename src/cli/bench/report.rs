@@ -92,6 +92,8 @@ pub struct BenchReport {
     pub superlab_version: String,
     pub burn_version: String,
     pub build_profile: String,
+    /// False while the run is still going (or was stopped): the sides measured so far.
+    pub complete: bool,
     pub started_unix_seconds: u64,
     pub elapsed_seconds: f64,
     pub machine: Machine,

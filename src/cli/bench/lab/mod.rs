@@ -36,9 +36,14 @@ pub struct BackendRun {
     pub skipped: BTreeMap<String, String>,
 }
 
-/// On a software adapter a ShearletX step takes minutes, which no quick run can afford.
+const GENERATION: &str = "generation_smollm2";
+const SUPERHF: &str = "superhf_iteration";
+
+/// On a software adapter a ShearletX step, or sampling a batch of SmolLM2 (over six minutes for
+/// 2 x 256 tokens on lavapipe), takes minutes, which no quick run can afford.
 const QUICK_SOFTWARE_SKIP: &str = "skipped at the quick scale on a software adapter (minutes per \
-                                   step); run without --quick to measure it";
+                                   ShearletX step or sampled batch); run without --quick to \
+                                   measure it";
 
 impl BackendRun {
     fn new(device: &LabDevice) -> Self {
@@ -49,6 +54,17 @@ impl BackendRun {
             failures: BTreeMap::new(),
             skipped: BTreeMap::new(),
         }
+    }
+
+    /// Whether `id` is left out here: the slowest workloads on a software adapter at the
+    /// quick scale. Records why.
+    fn skips_at(&mut self, scale: Scale, id: &str) -> bool {
+        let skip = scale == Scale::Quick && self.note.is_some();
+        if skip {
+            log::warn!("{id}: {QUICK_SOFTWARE_SKIP}");
+            self.skipped.insert(id.into(), QUICK_SOFTWARE_SKIP.into());
+        }
+        skip
     }
 
     fn record(&mut self, id: String, outcome: Result<Measured, LabError>) {
@@ -93,6 +109,10 @@ pub async fn run(device: &LabDevice, plan: &Plan, inputs: &Inputs) -> BackendRun
     }
     if let (Some(workload), Some((transform, _))) = (&plan.shearletx, &transform) {
         for &architecture in &workload.classifiers {
+            let id = format!("shearletx_{}", architecture.name());
+            if run.skips_at(plan.scale, &id) {
+                continue;
+            }
             log::info!(
                 "lab ({}): ShearletX with {}",
                 backend(device),
@@ -102,11 +122,6 @@ pub async fn run(device: &LabDevice, plan: &Plan, inputs: &Inputs) -> BackendRun
                 let classifier = load_classifier(architecture, plan, &device.device)?;
                 shearletx::measure(device, workload, transform, &classifier, inputs).await
             };
-            let id = format!("shearletx_{}", architecture.name());
-            if plan.scale == Scale::Quick && run.note.is_some() {
-                run.skipped.insert(id, QUICK_SOFTWARE_SKIP.into());
-                continue;
-            }
             run.record(id, outcome.await);
         }
     }
@@ -121,17 +136,15 @@ pub async fn run(device: &LabDevice, plan: &Plan, inputs: &Inputs) -> BackendRun
             run.record(format!("classifier_{}", architecture.name()), outcome);
         }
     }
-    if let (Some(workload), Some(gguf)) = (&plan.generation, &inputs.gguf) {
+    let generation = plan.generation.as_ref().zip(inputs.gguf.as_ref());
+    if let Some((workload, gguf)) = generation.filter(|_| !run.skips_at(plan.scale, GENERATION)) {
         log::info!("lab ({}): SmolLM2-135M sampling", backend(device));
         let outcome = generation::measure(device, workload, plan.warmup, gguf).await;
-        run.record("generation_smollm2".into(), outcome);
+        run.record(GENERATION.into(), outcome);
     }
-    if let Some(workload) = &plan.superhf {
+    if let Some(workload) = (plan.superhf.as_ref()).filter(|_| !run.skips_at(plan.scale, SUPERHF)) {
         log::info!("lab ({}): SuperHF iterations", backend(device));
-        run.record(
-            "superhf_iteration".into(),
-            superhf::measure(device, workload).await,
-        );
+        run.record(SUPERHF.into(), superhf::measure(device, workload).await);
     }
     run
 }
