@@ -223,3 +223,41 @@ fn long_texts_are_truncated_to_what_the_encoder_reads() {
     let rewards = pollster::block_on(model.score(&[long.as_str()], &Device::flex())).unwrap();
     assert!(rewards[0].is_finite());
 }
+
+/// The registry of default models names the same two reward models: the MiniLM files and the
+/// built-in head, through the loader the page and the tool share, score as the library's
+/// default models do, bit for bit (the same weights through the same code on one backend).
+#[test]
+fn the_registry_builds_the_default_reward_models() {
+    use superlab::models::load::defaults::{self, DEFAULT, DEFAULT_HELDOUT};
+    use superlab::models::load::fit::DeviceCapacity;
+    use superlab::models::load::{self, LoadedModel, ModelFiles, ModelKind};
+    let texts = ["The movie was wonderful.", "The movie was terrible."];
+    let encoder = minilm();
+    let device = Device::flex();
+    for (name, which) in [
+        (DEFAULT, DefaultReward::Train),
+        (DEFAULT_HELDOUT, DefaultReward::Heldout),
+    ] {
+        let entry = defaults::find(name, ModelKind::RewardModel)
+            .unwrap()
+            .unwrap();
+        let mut files = ModelFiles::new();
+        for file in entry.files {
+            files.insert(file.name, common::read_asset(file.asset));
+        }
+        for file in entry.built_in {
+            files.insert(file.name, file.bytes.to_vec());
+        }
+        let capacity = DeviceCapacity::unlimited();
+        let loaded = load::load_on(files, &device, &capacity, Some(ModelKind::RewardModel));
+        let LoadedModel::Reward(model) = loaded.unwrap().model else {
+            panic!("{name} is a reward model")
+        };
+        let scores = pollster::block_on(model.score(&texts, &device)).unwrap();
+        let library = default_reward_model(which, &encoder, &device).unwrap();
+        let want = pollster::block_on(library.score(&texts, &device)).unwrap();
+        println!("{name} ({}): {scores:?}", entry.name);
+        assert_eq!(scores, want);
+    }
+}

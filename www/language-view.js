@@ -1,11 +1,20 @@
 // The Language model panel: choose the default policy or the model loaded in the Models panel,
 // write a prompt, set the sampling, and watch the text arrive token by token; Stop ends it
-// where it is. The generated text can be scored with a reward model loaded in the Models
-// panel. `api` gives scripts the same controls (window.lab.generate, window.lab.score).
+// where it is, and so does any of the stop strings typed. The generated text can be scored
+// with the default sentiment reward model or a reward model loaded in the Models panel. `api`
+// gives scripts the same controls (window.lab.generate, window.lab.score).
 
 import { formatBytes, formatCount } from './preflight.js';
 
 const $ = (id) => document.getElementById(id);
+
+/** The stop strings a user typed: comma-separated, `\n` standing for a new line. */
+function stopStrings(typed) {
+  return typed
+    .split(',')
+    .map((text) => text.trim().replaceAll('\\n', '\n'))
+    .filter((text) => text.length > 0);
+}
 
 // The form's fields and the names the core's GenerationRequest gives them.
 const FIELDS = [
@@ -91,7 +100,12 @@ export function createLanguageView(lab) {
     const sampling = Object.fromEntries(
       FIELDS.map(([, id, name]) => [name, Number($(id).value)]),
     );
-    return { prompt: $('lm-prompt').value, chat: $('lm-chat').checked, ...sampling };
+    return {
+      prompt: $('lm-prompt').value,
+      chat: $('lm-chat').checked,
+      stop_strings: stopStrings($('lm-stop-strings').value),
+      ...sampling,
+    };
   }
 
   /** Runs the form, after setting the fields `options` names. */
@@ -208,7 +222,9 @@ export function createLanguageView(lab) {
   $('lm-stop').addEventListener('click', () => lab.send({ type: 'stop' }));
   $('lm-source').addEventListener('change', () => build().catch(() => {}));
   $('lm-score').addEventListener('click', () => {
-    if (lastGeneration) score([lastGeneration.text]).catch(() => {});
+    if (lastGeneration) {
+      score([lastGeneration.text], { model: $('lm-reward-source').value }).catch(() => {});
+    }
   });
 
   return {

@@ -78,6 +78,7 @@ export function createTasks({ post, loadedModel, goOn, resetStop, describe }) {
         post({ type: 'build-progress', kind, path: asset, loaded, total });
       files.set(name, await fetchAsset(asset, onProgress));
     }
+    for (const [name, bytes] of core.defaultBuiltInFiles(entry.name)) files.set(name, bytes);
     return files;
   }
 

@@ -106,6 +106,9 @@ pub fn model_files(spec: &str, kind: ModelKind) -> Result<ModelFiles, LabError> 
         for file in model.files {
             files.insert(file.name, read_asset(file)?);
         }
+        for file in model.built_in {
+            files.insert(file.name, file.bytes.to_vec());
+        }
         return Ok(files);
     }
     let path = Path::new(spec);

@@ -44,6 +44,21 @@ pub fn default_models() -> Result<JsValue, JsValue> {
     Ok(to_js(&DEFAULT_MODELS)?)
 }
 
+/// The files built into the lab for the default model called `name` (a `Map` of names to
+/// `Uint8Array`s, empty for most), to add to its files fetched from `/assets/`.
+#[wasm_bindgen(js_name = defaultBuiltInFiles)]
+pub fn default_built_in_files(name: &str) -> Result<js_sys::Map, JsValue> {
+    let model = (DEFAULT_MODELS.iter())
+        .find(|model| model.name == name)
+        .ok_or_else(|| LabError::Config(format!("the lab has no default model called {name}")))?;
+    let files = js_sys::Map::new();
+    for file in model.built_in {
+        let bytes = js_sys::Uint8Array::from(file.bytes);
+        files.set(&JsValue::from_str(file.name), &bytes);
+    }
+    Ok(files)
+}
+
 /// What the files make (`language_model`, `reward_model` or `image_classifier`), from their
 /// names and `config.json` alone.
 #[wasm_bindgen(js_name = modelKind)]

@@ -9,7 +9,8 @@
 // backend), and its top five classes of chelsea.png must be the same classes in the same order
 // with probabilities within 1e-4 (SwiftShader sums convolutions in another order; the logits
 // move by about 1e-5, see tests/efficientnet_lite0.rs, which moves these probabilities far
-// less).
+// less). The default reward model's scores on the CPU fallback must agree with
+// `superlab score` within 1e-4.
 //
 // SwiftShader runs at about 0.3 GFLOP/s, so the generation is 3 tokens after a 5-token
 // prompt: about 2 GFLOP for SmolLM2-135M. It takes about two minutes, most of them on the
@@ -33,6 +34,9 @@ const PROMPT = 'The capital of France is';
 const NEW_TOKENS = 3;
 const PHOTO = 'photos/chelsea.png';
 const PROBABILITY_TOLERANCE = 1e-4;
+// The WebAssembly CPU backend and the native one run the same kernels, but may sum in another
+// order (SIMD widths differ); a reward of MiniLM moves by far less than this.
+const SCORE_TOLERANCE = 1e-4;
 const CLASSIFIER = 'models/efficientnet-lite0/efficientnet-lite0-57934424.pth';
 
 /** The asset cache, by the rule of scripts/lib.sh. */
@@ -170,6 +174,35 @@ describe('without WebGPU', { timeout: 6 * SLOW }, () => {
     assert.deepEqual(generation.tokens.slice(0, shared), greedyReference.tokens.slice(0, shared));
     assert.equal(await page.evaluate(() => document.body.dataset.state), 'done');
     assert.match(await page.textContent('#status'), /stopped/);
+    await page.close();
+  });
+
+  test('the default reward model scores texts as the native tool', async () => {
+    const { page } = await openLab(browser, server.url);
+    const texts = ['The movie was wonderful.', 'The movie was terrible.'];
+    const scores = await page.evaluate(
+      (batch) => window.lab.score(batch, { model: 'default' }),
+      texts,
+    );
+    const args = ['score', '--reward-model', 'default', '--backend', 'cpu'];
+    const native = execFileSync(
+      process.env.SUPERLAB_BIN,
+      [...args, ...texts.flatMap((text) => ['--text', text])],
+      { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, RUST_LOG: 'warn' } },
+    )
+      .toString()
+      .trim()
+      .split('\n')
+      .map(Number);
+    assert.equal(scores.length, native.length);
+    for (const [index, score] of scores.entries()) {
+      assert.ok(
+        Math.abs(score - native[index]) <= SCORE_TOLERANCE,
+        `text ${index}: the page scores ${score}, the native tool ${native[index]}`,
+      );
+    }
+    assert.ok(scores[0] > scores[1], 'a wonderful movie scores above a terrible one');
+    assert.match(await page.textContent('#lm-reward-summary'), /minilm|MiniLM|Bert/i);
     await page.close();
   });
 

@@ -1,7 +1,8 @@
 //! The embedded default models: which cached assets make each one, and under which names the
 //! loader sees them. `scripts/assets.py` caches the assets; the command-line tool reads them
 //! from the cache folder and the page fetches them from its own origin under `/assets/`, both
-//! through this one list.
+//! through this one list. A few small files (the default reward models' trained heads) are
+//! built into the lab instead.
 
 use super::ModelKind;
 use crate::LabError;
@@ -16,6 +17,16 @@ pub struct AssetFile {
     pub name: &'static str,
 }
 
+/// A file built into the lab rather than cached: the page and the tool add it to the model's
+/// cached files.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct BuiltInFile {
+    /// The name the loader sees it under.
+    pub name: &'static str,
+    #[serde(skip)]
+    pub bytes: &'static [u8],
+}
+
 /// A model the lab brings along.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct DefaultModel {
@@ -24,7 +35,10 @@ pub struct DefaultModel {
     pub kind: ModelKind,
     /// What the page shows.
     pub title: &'static str,
+    /// The cached files.
     pub files: &'static [AssetFile],
+    /// The files built into the lab.
+    pub built_in: &'static [BuiltInFile],
 }
 
 /// ImageNet-1k's class names, in the order of the classifiers' logits.
@@ -33,11 +47,28 @@ pub const IMAGENET_NAMES: AssetFile = AssetFile {
     name: "class_names.json",
 };
 
-/// The default models; the first of each kind is what `default` means for that kind.
+/// all-MiniLM-L6-v2, the encoder of the default reward models.
+const MINILM: [AssetFile; 3] = [
+    AssetFile {
+        asset: "models/all-MiniLM-L6-v2/config.json",
+        name: "config.json",
+    },
+    AssetFile {
+        asset: "models/all-MiniLM-L6-v2/tokenizer.json",
+        name: "tokenizer.json",
+    },
+    AssetFile {
+        asset: "models/all-MiniLM-L6-v2/model.safetensors",
+        name: "model.safetensors",
+    },
+];
+
+/// The default models; the first of each kind is what `default` means for that kind, and the
+/// second reward model is what `default-heldout` means.
 ///
-/// TODO: the default reward models (all-MiniLM-L6-v2 with a trained scalar head) belong here as
-/// `ModelKind::RewardModel` entries once their heads are cached by `scripts/assets.py`; until
-/// then `default` has no reward model and scoring takes a model by its files.
+/// The reward models are all-MiniLM-L6-v2 with the linear heads the lab trained on the VADER
+/// scores of disjoint halves of its sentiment data (`crate::superhf::reward::defaults`): the
+/// loader reads the head's `reward_head.*` tensors beside the encoder's.
 pub const DEFAULT_MODELS: &[DefaultModel] = &[
     DefaultModel {
         name: "smollm2-135m-instruct",
@@ -46,6 +77,27 @@ pub const DEFAULT_MODELS: &[DefaultModel] = &[
         files: &[AssetFile {
             asset: "models/SmolLM2-135M-Instruct/SmolLM2-135M-Instruct.Q4_1.gguf",
             name: "SmolLM2-135M-Instruct.Q4_1.gguf",
+        }],
+        built_in: &[],
+    },
+    DefaultModel {
+        name: "minilm-sentiment",
+        kind: ModelKind::RewardModel,
+        title: "all-MiniLM-L6-v2 sentiment reward (trained on the train half)",
+        files: &MINILM,
+        built_in: &[BuiltInFile {
+            name: "reward_head.safetensors",
+            bytes: include_bytes!("../../superhf/reward/heads/train.safetensors"),
+        }],
+    },
+    DefaultModel {
+        name: "minilm-sentiment-heldout",
+        kind: ModelKind::RewardModel,
+        title: "all-MiniLM-L6-v2 sentiment reward (held out: trained on the other half)",
+        files: &MINILM,
+        built_in: &[BuiltInFile {
+            name: "reward_head.safetensors",
+            bytes: include_bytes!("../../superhf/reward/heads/heldout.safetensors"),
         }],
     },
     DefaultModel {
@@ -59,11 +111,15 @@ pub const DEFAULT_MODELS: &[DefaultModel] = &[
             },
             IMAGENET_NAMES,
         ],
+        built_in: &[],
     },
 ];
 
 /// The word that stands for the default model of a kind.
 pub const DEFAULT: &str = "default";
+
+/// The word that stands for the held-out reward model: the second default reward model.
+pub const DEFAULT_HELDOUT: &str = "default-heldout";
 
 /// The default model of `kind` for `name` = `default`, or the default model called `name`.
 pub fn find(name: &str, kind: ModelKind) -> Result<Option<&'static DefaultModel>, LabError> {
@@ -78,6 +134,18 @@ pub fn find(name: &str, kind: ModelKind) -> Result<Option<&'static DefaultModel>
                     kind.describe()
                 ))
             });
+    }
+    if name == DEFAULT_HELDOUT {
+        let heldout = (DEFAULT_MODELS.iter())
+            .filter(|model| model.kind == ModelKind::RewardModel)
+            .nth(1);
+        return match (heldout, kind) {
+            (Some(model), ModelKind::RewardModel) => Ok(Some(model)),
+            _ => Err(LabError::Config(format!(
+                "{DEFAULT_HELDOUT} names the held-out reward model, not {}",
+                kind.describe_with_article()
+            ))),
+        };
     }
     let Some(model) = DEFAULT_MODELS.iter().find(|model| model.name == name) else {
         return Ok(None);
@@ -104,5 +172,13 @@ mod tests {
         assert!(classifier.files.contains(&IMAGENET_NAMES));
         assert!(find("efficientnet-lite0", ModelKind::LanguageModel).is_err());
         assert_eq!(find("my-folder", ModelKind::LanguageModel).unwrap(), None);
+        let train = find(DEFAULT, ModelKind::RewardModel).unwrap().unwrap();
+        let heldout = find(DEFAULT_HELDOUT, ModelKind::RewardModel)
+            .unwrap()
+            .unwrap();
+        assert_eq!(train.name, "minilm-sentiment");
+        assert_eq!(heldout.name, "minilm-sentiment-heldout");
+        assert_ne!(train.built_in[0].bytes, heldout.built_in[0].bytes);
+        assert!(find(DEFAULT_HELDOUT, ModelKind::LanguageModel).is_err());
     }
 }
