@@ -2,6 +2,7 @@
 //! what they share: progress logging, file output, finding a model's files on this machine and
 //! the device to run on.
 
+pub mod bench;
 pub mod classify;
 pub mod files;
 pub mod generate;
