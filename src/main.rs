@@ -66,6 +66,9 @@ enum Command {
     /// Explain an image classifier's decision on a photograph with ShearletX or a baseline,
     /// writing report.json, explanation.png and the mask images into --out.
     Shearletx(cli::shearletx::ShearletXArgs),
+    /// Time the lab's workloads on every backend present against PyTorch on this machine,
+    /// print a table of medians and write every repetition as JSON.
+    Bench(cli::bench::BenchArgs),
 }
 
 fn main() -> ExitCode {
@@ -112,6 +115,7 @@ async fn run(command: Command) -> Result<(), LabError> {
         Command::Generate(args) => cli::generate::run(args).await?,
         Command::Classify(args) => cli::classify::run(args).await?,
         Command::Shearletx(args) => cli::shearletx::run(args).await?,
+        Command::Bench(args) => cli::bench::run(args).await?,
     }
     Ok(())
 }
@@ -123,8 +127,7 @@ struct MeteorPair {
 }
 
 fn score_meteor_pairs(path: &Path) -> Result<(), LabError> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|error| LabError::Config(format!("cannot read {}: {error}", path.display())))?;
+    let text = cli::files::read_text(path)?;
     let wordnet = WordNet::bundled()?;
     for (number, line) in text
         .lines()
@@ -142,9 +145,7 @@ fn score_meteor_pairs(path: &Path) -> Result<(), LabError> {
 fn write_output(out: Option<PathBuf>, text: &str) -> Result<(), LabError> {
     match out {
         None => println!("{text}"),
-        Some(path) => std::fs::write(&path, text).map_err(|error| {
-            LabError::Config(format!("cannot write {}: {error}", path.display()))
-        })?,
+        Some(path) => cli::files::write(&path, text)?,
     }
     Ok(())
 }

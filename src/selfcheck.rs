@@ -6,7 +6,7 @@
 //! backend's random number generator, so the CPU and the GPU must agree to rounding.
 
 use crate::LabError;
-use crate::device::LabDevice;
+use crate::device::{LabDevice, read};
 use crate::progress::{Control, Progress, StepEvent};
 use crate::report::{RunReport, RunStatus};
 use crate::rng::SplitMix64;
@@ -210,12 +210,6 @@ async fn read_gradients(
         values.insert(name.to_string(), read(gradient).await?);
     }
     Ok(values)
-}
-
-async fn read<const D: usize>(tensor: Tensor<D>) -> Result<Vec<f32>, LabError> {
-    let data = tensor.into_data_async().await?;
-    data.try_into_vec::<f32>()
-        .map_err(|error| LabError::from_failed_read(&format!("{error:?}")))
 }
 
 /// Inputs uniform in [-1, 1] and a smooth nonlinear target of them.

@@ -24,10 +24,9 @@ use superlab::LabError;
 use superlab::device::{BackendChoice, LabDevice, Requirements};
 use superlab::models::encoder::TextEncoder;
 use superlab::models::encoder::batch::TokenBatch;
-use superlab::models::encoder::reward::{
-    EncoderReward, LogitReading, RewardModel, Scorer, bradley_terry_loss,
-};
+use superlab::models::encoder::reward::{EncoderReward, LogitReading, RewardModel, Scorer};
 use superlab::models::weights::{WeightSource, Weights};
+use superlab::superhf::loss::bradley_terry;
 
 const TOLERANCE: f64 = 1e-4;
 
@@ -213,8 +212,8 @@ fn bert_gradient(
                 ["attention", "self", "value", part] => linear(&layer.value, part),
                 ["attention", "output", "dense", part] => linear(&layer.attention_out, part),
                 ["attention", "output", "LayerNorm", part] => norm(&layer.norm_attention, part),
-                ["intermediate", "dense", part] => linear(&layer.intermediate, part),
-                ["output", "dense", part] => linear(&layer.output, part),
+                ["intermediate", "dense", part] => linear(&layer.mlp_in, part),
+                ["output", "dense", part] => linear(&layer.mlp_out, part),
                 ["output", "LayerNorm", part] => norm(&layer.norm_output, part),
                 _ => panic!("no BERT parameter {parts:?}"),
             }
@@ -245,8 +244,8 @@ fn distilbert_gradient(
                 ["attention", "v_lin", part] => linear(&layer.value, part),
                 ["attention", "out_lin", part] => linear(&layer.attention_out, part),
                 ["sa_layer_norm", part] => norm(&layer.norm_attention, part),
-                ["ffn", "lin1", part] => linear(&layer.ffn_in, part),
-                ["ffn", "lin2", part] => linear(&layer.ffn_out, part),
+                ["ffn", "lin1", part] => linear(&layer.mlp_in, part),
+                ["ffn", "lin2", part] => linear(&layer.mlp_out, part),
                 ["output_layer_norm", part] => norm(&layer.norm_output, part),
                 _ => panic!("no DistilBERT parameter {parts:?}"),
             }
@@ -382,7 +381,7 @@ fn pair_loss(rewards: Tensor<1>) -> Tensor<1> {
     let [count] = rewards.dims();
     let device = rewards.device();
     let rows = |start: i64| Tensor::<1, Int>::arange_step(start..count as i64, 2, &device);
-    bradley_terry_loss(
+    bradley_terry(
         rewards.clone().select(0, rows(0)),
         rewards.select(0, rows(1)),
     )

@@ -24,11 +24,10 @@ use superlab::LabError;
 use superlab::device::LabDevice;
 use superlab::models::checkpoint::CheckpointTensor;
 use superlab::models::encoder::batch::TokenBatch;
-use superlab::models::encoder::reward::{
-    EncoderReward, PooledScalarHead, RewardModel, Scorer, bradley_terry_loss,
-};
+use superlab::models::encoder::reward::{EncoderReward, PooledScalarHead, RewardModel, Scorer};
 use superlab::progress::{Control, Progress, Silent, StepEvent};
 use superlab::report::RunStatus;
+use superlab::superhf::loss::bradley_terry;
 use superlab::superhf::reward::checkpoint::{pooled_reward_tensors, to_safetensors};
 use superlab::superhf::reward::{
     OptimizerKind, RewardData, RewardLoss, RewardTrainingConfig, TokenisedData, TokenisedItems,
@@ -149,7 +148,7 @@ fn losses_and_gradients_match_pytorch() {
             None => {
                 let [count] = rewards.dims();
                 let rows = |start| Tensor::<1, Int>::arange_step(start..count as i64, 2, &device);
-                bradley_terry_loss(
+                bradley_terry(
                     rewards.clone().select(0, rows(0)),
                     rewards.select(0, rows(1)),
                 )

@@ -1,7 +1,8 @@
 //! `superlab superhf`, `superlab best-of-n` and `superlab ppo` as a user runs them: the tiny models of
 //! `tests/tiny_superhf/mod.rs` written as hub folders, a preset shortened to two steps, and the
 //! files the commands write, with the fields `src/cli/superhf.rs` documents. The model hashes
-//! in the report are checked against SHA-256 of the files computed here.
+//! in the report are checked against SHA-256 of the files computed here. One run takes the
+//! embedded default models from the asset cache, as a run without model flags does.
 
 mod common;
 mod tiny_superhf;
@@ -11,6 +12,8 @@ use std::process::Command;
 
 use serde_json::Value;
 use sha2::{Digest, Sha256};
+use superlab::models::load::ModelKind;
+use superlab::models::load::defaults::{self, DEFAULT, DEFAULT_HELDOUT};
 use superlab::models::weights::Weights;
 use tiny_superhf::{HELDOUT_SEED, REWARD_SEED};
 
@@ -77,7 +80,10 @@ fn read_json(path: &Path) -> Value {
 }
 
 fn sha256(path: &Path) -> String {
-    let bytes = std::fs::read(path).unwrap();
+    sha256_of(&std::fs::read(path).unwrap())
+}
+
+fn sha256_of(bytes: &[u8]) -> String {
     Sha256::digest(bytes)
         .iter()
         .map(|b| format!("{b:02x}"))
@@ -272,25 +278,87 @@ fn ppo_writes_superhf_files_and_the_value_head() {
     assert_ne!(values, initial);
 }
 
+/// The report's model entry names every file of the default model `spec` with its hash: the
+/// cached assets and the files built into the lab.
+fn check_default_identity(identity: &Value, spec: &str, kind: ModelKind) {
+    assert_eq!(identity["id"], spec);
+    let model = defaults::find(spec, kind).unwrap().unwrap();
+    let assets = (model.files.iter()).map(|file| (file.name, common::read_asset(file.asset)));
+    let built_in = (model.built_in.iter()).map(|file| (file.name, file.bytes.to_vec()));
+    let mut expected: Vec<(&str, String)> = (assets.chain(built_in))
+        .map(|(name, bytes)| (name, sha256_of(&bytes)))
+        .collect();
+    expected.sort();
+    let listed: Vec<(&str, String)> = (identity["files"].as_array().unwrap().iter())
+        .map(|file| {
+            let name = file["name"].as_str().unwrap();
+            (name, file["sha256"].as_str().unwrap().to_string())
+        })
+        .collect();
+    assert_eq!(listed, expected, "{spec}");
+}
+
+/// Without model flags a run takes SmolLM2-135M-Instruct and the two default sentiment
+/// rewards from the asset cache. One step of the sentiment preset on the CPU: about 35 s in
+/// the dev profile on two shared cores.
 #[test]
-fn a_model_that_is_not_given_is_explained() {
+fn superhf_runs_on_the_default_models() {
+    let root = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("defaults-cli");
+    let _ = std::fs::remove_dir_all(&root);
+    let out = root.join("run");
+    let output = superlab(&[
+        "superhf",
+        "--preset",
+        "sentiment",
+        "--steps",
+        "1",
+        "--backend",
+        "cpu",
+        "--out",
+        path(&out),
+    ]);
+    assert!(output.status.success(), "superlab superhf failed");
+    let report = read_json(&out.join("report.json"));
+    assert_eq!(report["status"]["state"], "completed");
+    let models = &report["result"]["models"];
+    check_default_identity(&models["policy"], DEFAULT, ModelKind::LanguageModel);
+    check_default_identity(&models["reward"], DEFAULT, ModelKind::RewardModel);
+    check_default_identity(
+        &models["heldout_reward"],
+        DEFAULT_HELDOUT,
+        ModelKind::RewardModel,
+    );
+    for series in ["reward_train", "reward_heldout", "kl"] {
+        let values = report["result"][series].as_array().unwrap();
+        assert_eq!(values.len(), 1, "{series}");
+        assert!(values[0].as_f64().is_some_and(f64::is_finite), "{series}");
+    }
+    assert!(out.join("adapter/adapter_model.safetensors").is_file());
+}
+
+#[test]
+fn a_model_that_is_not_there_is_explained() {
     let folders = folders("missing-cli");
     let out = folders.root.join("run");
+    let missing = folders.root.join("no-such-policy");
     let output = superlab(&[
         "superhf",
         "--preset",
         "paper",
+        "--policy",
+        path(&missing),
         "--reward-model",
         path(&folders.reward),
+        "--heldout-reward-model",
+        "none",
         "--out",
         path(&out),
     ]);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(!output.status.success());
-    assert!(
-        stderr.contains("no default model is registered for --policy"),
-        "{stderr}"
-    );
+    let expected = format!("there is no file or folder {}", path(&missing));
+    assert!(stderr.contains(&expected), "{stderr}");
+    assert!(!out.exists(), "nothing is written before the models load");
     let output = superlab(&["superhf", "--preset", "fast", "--out", path(&out)]);
     assert!(String::from_utf8_lossy(&output.stderr).contains("unknown preset 'fast'"));
 }

@@ -2,6 +2,7 @@
 // classifier (EfficientNet-Lite0 on ImageNet) finds most probable. The photo never leaves the
 // page; the core decodes it. `api.classify(bytes)` is window.lab.classify.
 
+import { acceptDrops, bytesOf } from './image-input.js';
 import { renderSummary } from './language-view.js';
 
 const $ = (id) => document.getElementById(id);
@@ -50,10 +51,7 @@ export function createClassifyView(lab) {
   /** Classifies an image: a Uint8Array, an ArrayBuffer or a Blob of an encoded image. */
   async function classify(image, { k = TOP, model = 'default' } = {}) {
     if (lab.busy()) throw new Error('The lab is busy: wait, or stop the run.');
-    const bytes =
-      image instanceof Uint8Array
-        ? image
-        : new Uint8Array(image instanceof Blob ? await image.arrayBuffer() : image);
+    const bytes = await bytesOf(image);
     showError('');
     render([]);
     showPreview(bytes);
@@ -70,6 +68,7 @@ export function createClassifyView(lab) {
     'model-built'({ kind, summary }) {
       if (kind !== 'image_classifier') return;
       renderSummary($('classify-summary'), summary);
+      if (!pending) return;
       const text = 'Classifying…';
       setStatus(text);
       lab.setState('running', text);
@@ -114,17 +113,7 @@ export function createClassifyView(lab) {
     classifyFile(event.target.files[0]);
     event.target.value = '';
   });
-  const zone = $('image-drop');
-  zone.addEventListener('dragover', (event) => {
-    event.preventDefault();
-    zone.classList.add('over');
-  });
-  zone.addEventListener('dragleave', () => zone.classList.remove('over'));
-  zone.addEventListener('drop', (event) => {
-    event.preventDefault();
-    zone.classList.remove('over');
-    classifyFile(event.dataTransfer?.files[0]);
-  });
+  acceptDrops($('image-drop'), classifyFile);
 
   return {
     handlers,

@@ -4,6 +4,7 @@
 
 import { createClassifyView } from './classify-view.js';
 import { renderDevice } from './device-view.js';
+import { createExplainView } from './explain-view.js';
 import { createLanguageView } from './language-view.js';
 import { createModelsView } from './models-view.js';
 import { createSuperHfView } from './superhf-view.js';
@@ -25,8 +26,9 @@ const panelLab = {
 };
 const language = createLanguageView(panelLab);
 const classify = createClassifyView(panelLab);
+const explain = createExplainView(panelLab);
 const superhf = createSuperHfView(panelLab);
-const views = [language, classify, models, superhf];
+const views = [language, classify, models, explain, superhf];
 
 function setState(state, text, { recoverable = false } = {}) {
   document.body.dataset.state = state;
@@ -39,6 +41,7 @@ function setState(state, text, { recoverable = false } = {}) {
   $('download').disabled = lastReport === null;
   language.enable(!busy && !stuck);
   classify.enable(!busy && !stuck);
+  explain.enable(!busy && !stuck);
   superhf.enable(!busy && !stuck);
 }
 
@@ -81,7 +84,9 @@ const handlers = {
     fail(message);
   },
   'task-error'(error) {
-    if (![language, classify, superhf].some((view) => view.failed(error))) fail(error.message);
+    if (![language, classify, explain, superhf].some((view) => view.failed(error))) {
+      fail(error.message);
+    }
   },
 };
 
@@ -145,6 +150,7 @@ window.lab = {
   score: language.api.score,
   buildLanguageModel: language.api.build,
   classify: classify.api.classify,
+  explain: explain.api,
   superhf: superhf.api,
 };
 

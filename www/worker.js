@@ -13,6 +13,7 @@ import init, {
 } from './pkg/superlab.js';
 import { createSuperHfTasks } from './superhf-tasks.js';
 import { createTasks } from './tasks.js';
+import { createExplainTasks } from './explain-tasks.js';
 import {
   deleteCached,
   describeModel,
@@ -77,13 +78,13 @@ async function goOn() {
   await yieldToEvents();
   return !stopRequested;
 }
-
 function resetStop() {
   stopRequested = false;
 }
-
-const tasks = createTasks({ post, loadedModel: () => model, goOn, resetStop, describe });
-const superhf = createSuperHfTasks({ post, tasks, loadedModel: () => model, goOn, resetStop });
+const loadedModel = () => model;
+const tasks = createTasks({ post, loadedModel, goOn, resetStop, describe });
+const explainTasks = createExplainTasks({ post, tasks, loadedModel, goOn, resetStop });
+const superhf = createSuperHfTasks({ post, tasks, loadedModel, goOn, resetStop });
 
 const commands = {
   async init({ backend }) {
@@ -122,6 +123,7 @@ const commands = {
   },
   ...tasks.commands,
   ...superhf.commands,
+  ...explainTasks.commands,
 };
 
 async function postCachedModels() {

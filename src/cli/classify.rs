@@ -26,9 +26,7 @@ pub struct ClassifyArgs {
 }
 
 pub async fn run(args: ClassifyArgs) -> Result<(), LabError> {
-    let image = std::fs::read(&args.image).map_err(|error| {
-        LabError::Config(format!("cannot read {}: {error}", args.image.display()))
-    })?;
+    let image = super::files::read(&args.image)?;
     let (loaded, device) = load(&args.model, ModelKind::ImageClassifier, args.backend).await?;
     let LoadedModel::Classifier(classifier) = loaded.model else {
         unreachable!("load checks the kind");

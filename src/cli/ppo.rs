@@ -9,10 +9,10 @@
 //! The files are written also when the run stops early or fails; a failed run then exits with
 //! its error.
 
-use super::superhf::{Loaded, RunArgs, write_adapter, write_run};
-use super::{LogSteps, to_json, write_file};
+use super::LogSteps;
+use super::files::write;
+use super::superhf::{RunArgs, start, write_adapter, write_run};
 use superlab::LabError;
-use superlab::device::{LabDevice, Requirements};
 use superlab::superhf::config::FineTuning;
 use superlab::superhf::ppo_train;
 
@@ -20,24 +20,16 @@ use superlab::superhf::ppo_train;
 pub async fn run(args: RunArgs) -> Result<(), LabError> {
     let config = args.ppo_config();
     config.validate()?;
-    let device = LabDevice::acquire(args.backend, &Requirements::default()).await?;
-    let (policy, loaded) = Loaded::new(&args, &device.device)?;
+    let (device, policy, loaded) = start(&args).await?;
     let models = loaded.models(policy, &device.device);
     let outcome = ppo_train::run(&device, config.clone(), models, &mut LogSteps).await?;
-    let result = outcome.report.result.as_ref();
-    let samples = result.map_or(&[][..], |result| &result.samples[..]);
-    write_run(
-        &args.out,
-        &to_json(&outcome.report)?,
-        samples,
-        &outcome.report.steps,
-    )?;
+    write_run(&args.out, &outcome.report, |result| &result.samples)?;
     // TODO: save the weights of a fully fine-tuned policy (the presets fine-tune with LoRA).
     if let FineTuning::Lora(lora) = &config.fine_tuning {
         let policy = &outcome.model.policy;
         let folder = write_adapter(&args.out, policy, lora, &args.policy).await?;
         let value_head = outcome.model.value_head.safetensors().await?;
-        write_file(&folder.join("value_head.safetensors"), value_head)?;
+        write(&folder.join("value_head.safetensors"), value_head)?;
     }
     log::info!("wrote the run to {}", args.out.display());
     outcome.error.map_or(Ok(()), Err)

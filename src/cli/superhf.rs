@@ -1,5 +1,5 @@
 //! `superlab superhf` and `superlab best-of-n` (and, in `ppo.rs`, `superlab ppo`): a run from a
-//! preset, on models named by path, written to a folder:
+//! preset, on the default models or models named by path, written to a folder:
 //!
 //! - `report.json`: the run report (configuration, seed, models with the SHA-256 of each file,
 //!   device and backend, status, per-step metrics, the per-step series and the samples);
@@ -11,20 +11,32 @@
 //! The files are written also when the run stops early or fails; a failed run then exits with
 //! its error.
 
-use super::model_files::{self, LoadedReward, Role};
-use super::{LogSteps, to_json, write_file};
+use super::files::{self, create_folder, write};
+use super::{LogSteps, to_json};
 use burn::tensor::Device;
+use serde::Serialize;
+use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
 use superlab::LabError;
-use superlab::device::{BackendChoice, LabDevice, Requirements};
+use superlab::device::{BackendChoice, LabDevice};
 use superlab::models::language_model::LanguageModel;
+use superlab::models::load::defaults::{DEFAULT, DEFAULT_HELDOUT};
+use superlab::models::load::policy::Policy;
+use superlab::models::load::reward::TextReward;
+use superlab::models::load::{LoadedModel, ModelKind};
 use superlab::models::lora::{LoraConfig, PeftAdapterConfig};
 use superlab::models::tokenizer::Tokenizer;
+use superlab::report::RunReport;
 use superlab::superhf::config::{BestOfNConfig, FineTuning, PpoRunConfig, Preset, SuperHfConfig};
 use superlab::superhf::models::RunModels;
-use superlab::superhf::report::{ModelsUsed, SampleRecord, metrics_csv, samples_jsonl};
+use superlab::superhf::report::{
+    FileDigest, ModelIdentity, ModelsUsed, SampleRecord, metrics_csv, samples_jsonl,
+};
 use superlab::superhf::rollout::RewardScorer;
 use superlab::superhf::{best_of_n, train};
+
+/// What --heldout-reward-model takes for a run without a held-out reward.
+const NO_MODEL: &str = "none";
 
 #[derive(clap::Args, Debug)]
 pub struct RunArgs {
@@ -41,19 +53,20 @@ pub struct RunArgs {
     pub seed: Option<u64>,
     #[arg(long, default_value = "auto")]
     pub backend: BackendChoice,
-    /// The policy: a folder with config.json, tokenizer.json and *.safetensors, a .gguf file,
-    /// or `default`.
-    #[arg(long, default_value = "default")]
+    /// The policy: `default` (SmolLM2-135M-Instruct from the asset cache), a folder with
+    /// config.json, tokenizer.json and *.safetensors, or a .gguf file.
+    #[arg(long, default_value = DEFAULT)]
     pub policy: String,
-    /// The training reward model: a folder with config.json, tokenizer.json and
-    /// *.safetensors (a BERT or DistilBERT classifier, or an encoder with a `reward_head`),
-    /// or `default`.
-    #[arg(long, default_value = "default")]
+    /// The training reward model: `default` (the lab's sentiment reward on all-MiniLM-L6-v2)
+    /// or a folder with config.json, tokenizer.json and *.safetensors (a BERT or DistilBERT
+    /// classifier, or an encoder with a `reward_head`).
+    #[arg(long, default_value = DEFAULT)]
     pub reward_model: String,
-    /// A second reward model that only measures (the paper's held-out reward); none when
-    /// absent.
-    #[arg(long)]
-    pub heldout_reward_model: Option<String>,
+    /// A second reward model that only measures (the paper's held-out reward), given as
+    /// --reward-model is; `default-heldout` is the sentiment reward trained on the other half
+    /// of the data, and `none` runs without one.
+    #[arg(long, default_value = DEFAULT_HELDOUT)]
+    pub heldout_reward_model: String,
     /// The folder to write the report, samples, metrics and adapter into.
     #[arg(long)]
     pub out: PathBuf,
@@ -65,6 +78,11 @@ impl RunArgs {
         config.steps = self.steps.unwrap_or(config.steps);
         config.seed = self.seed.unwrap_or(config.seed);
         config
+    }
+
+    /// The held-out reward model's spec, unless the run has none.
+    fn heldout_reward_model(&self) -> Option<&str> {
+        Some(self.heldout_reward_model.as_str()).filter(|spec| *spec != NO_MODEL)
     }
 
     /// The preset's PPO settings with the same overrides.
@@ -80,44 +98,94 @@ impl RunArgs {
 /// tokenizer and every model's identity.
 pub(super) struct Loaded {
     tokenizer: Tokenizer,
-    reward: LoadedReward,
-    heldout: Option<LoadedReward>,
+    reward: Box<TextReward>,
+    heldout: Option<Box<TextReward>>,
     used: ModelsUsed,
 }
 
 impl Loaded {
     /// Loads the models `args` name: the policy, which moves into the run, and the rest.
-    pub(super) fn new(args: &RunArgs, device: &Device) -> Result<(LanguageModel, Self), LabError> {
-        let heldout = (args.heldout_reward_model.as_deref())
-            .map(|spec| model_files::load_reward(spec, Role::HeldoutReward, device))
+    pub(super) fn new(
+        args: &RunArgs,
+        device: &LabDevice,
+    ) -> Result<(LanguageModel, Self), LabError> {
+        let heldout = (args.heldout_reward_model())
+            .map(|spec| load_reward(spec, device))
             .transpose()?;
-        let policy = model_files::load_policy(&args.policy, device)?;
-        let reward = model_files::load_reward(&args.reward_model, Role::Reward, device)?;
-        let used = ModelsUsed {
-            policy: policy.identity,
-            reward: reward.identity.clone(),
-            heldout_reward: heldout.as_ref().map(|h| h.identity.clone()),
+        let (policy, policy_identity) = load_model(&args.policy, ModelKind::LanguageModel, device)?;
+        let LoadedModel::Language(policy) = policy else {
+            unreachable!("load checks the kind");
         };
+        let (reward, reward_identity) = load_reward(&args.reward_model, device)?;
+        let (heldout, heldout_identity) = heldout.unzip();
+        let used = ModelsUsed {
+            policy: policy_identity,
+            reward: reward_identity,
+            heldout_reward: heldout_identity,
+        };
+        let Policy {
+            model, tokenizer, ..
+        } = *policy;
         let loaded = Self {
-            tokenizer: policy.tokenizer,
+            tokenizer,
             reward,
             heldout,
             used,
         };
-        Ok((policy.model, loaded))
+        Ok((model, loaded))
     }
 
     /// The run's view of the models: `policy` moves into the run, the rest is borrowed.
     pub(super) fn models<'a>(&'a self, policy: LanguageModel, device: &Device) -> RunModels<'a> {
         let scorer =
-            |loaded: &'a LoadedReward| RewardScorer::new(&loaded.model, &loaded.tokenizer, device);
+            |reward: &'a TextReward| RewardScorer::new(&reward.model, reward.tokenizer(), device);
         RunModels {
             policy,
             tokenizer: &self.tokenizer,
             reward: scorer(&self.reward),
-            heldout: self.heldout.as_ref().map(scorer),
+            heldout: self.heldout.as_deref().map(scorer),
             used: self.used.clone(),
         }
+    }
+}
+
+/// The model `spec` names, through the loader the other commands share, with the name and
+/// SHA-256 of every file it was made of, so that the report names exactly the weights a run
+/// used.
+fn load_model(
+    spec: &str,
+    kind: ModelKind,
+    device: &LabDevice,
+) -> Result<(LoadedModel, ModelIdentity), LabError> {
+    let files = files::model_files(spec, kind)?;
+    let identity = ModelIdentity {
+        id: spec.to_string(),
+        files: (files.names())
+            .map(|name| digest(name, files.bytes(name).unwrap_or_default()))
+            .collect(),
+    };
+    let loaded = super::load_files(files, kind, device)?;
+    Ok((loaded.model, identity))
+}
+
+fn load_reward(
+    spec: &str,
+    device: &LabDevice,
+) -> Result<(Box<TextReward>, ModelIdentity), LabError> {
+    let (reward, identity) = load_model(spec, ModelKind::RewardModel, device)?;
+    let LoadedModel::Reward(reward) = reward else {
+        unreachable!("load checks the kind");
+    };
+    Ok((reward, identity))
+}
+
+fn digest(name: &str, bytes: &[u8]) -> FileDigest {
+    FileDigest {
+        name: name.to_string(),
+        bytes: bytes.len() as u64,
+        sha256: (Sha256::digest(bytes).iter())
+            .map(|byte| format!("{byte:02x}"))
+            .collect(),
     }
 }
 
@@ -125,18 +193,10 @@ impl Loaded {
 pub async fn superhf(args: RunArgs) -> Result<(), LabError> {
     let config = args.superhf_config();
     config.validate()?;
-    let device = LabDevice::acquire(args.backend, &Requirements::default()).await?;
-    let (policy, loaded) = Loaded::new(&args, &device.device)?;
+    let (device, policy, loaded) = start(&args).await?;
     let models = loaded.models(policy, &device.device);
     let outcome = train::run(&device, config.clone(), models, &mut LogSteps).await?;
-    let result = outcome.report.result.as_ref();
-    let samples = result.map_or(&[][..], |result| &result.samples[..]);
-    write_run(
-        &args.out,
-        &to_json(&outcome.report)?,
-        samples,
-        &outcome.report.steps,
-    )?;
+    write_run(&args.out, &outcome.report, |result| &result.samples)?;
     // TODO: save the weights of a fully fine-tuned policy (the presets fine-tune with LoRA).
     if let FineTuning::Lora(lora) = &config.fine_tuning {
         write_adapter(&args.out, &outcome.policy, lora, &args.policy).await?;
@@ -149,20 +209,20 @@ pub async fn superhf(args: RunArgs) -> Result<(), LabError> {
 pub async fn best_of_n(args: RunArgs) -> Result<(), LabError> {
     let config = BestOfNConfig::from(args.superhf_config());
     config.validate()?;
-    let device = LabDevice::acquire(args.backend, &Requirements::default()).await?;
-    let (policy, loaded) = Loaded::new(&args, &device.device)?;
+    let (device, policy, loaded) = start(&args).await?;
     let models = loaded.models(policy, &device.device);
     let outcome = best_of_n::run(&device, config, models, &mut LogSteps).await?;
-    let result = outcome.report.result.as_ref();
-    let samples = result.map_or(&[][..], |result| &result.samples[..]);
-    write_run(
-        &args.out,
-        &to_json(&outcome.report)?,
-        samples,
-        &outcome.report.steps,
-    )?;
+    write_run(&args.out, &outcome.report, |result| &result.samples)?;
     log::info!("wrote the run to {}", args.out.display());
     outcome.error.map_or(Ok(()), Err)
+}
+
+/// The device `args` chooses and the models they name on it: the policy, which moves into the
+/// run, and the rest.
+pub(super) async fn start(args: &RunArgs) -> Result<(LabDevice, LanguageModel, Loaded), LabError> {
+    let device = super::device(args.backend).await?;
+    let (policy, loaded) = Loaded::new(args, &device)?;
+    Ok((device, policy, loaded))
 }
 
 /// `adapter/` in `out`: the policy's LoRA adapter in peft's layout, its base named `base`.
@@ -175,25 +235,25 @@ pub(super) async fn write_adapter(
     let folder = out.join("adapter");
     create_folder(&folder)?;
     let bytes = policy.adapter_safetensors().await?;
-    write_file(&folder.join("adapter_model.safetensors"), bytes)?;
+    write(&folder.join("adapter_model.safetensors"), bytes)?;
     let peft = PeftAdapterConfig::new(lora, policy.model_type(), base);
-    write_file(&folder.join("adapter_config.json"), to_json(&peft)?)?;
+    write(&folder.join("adapter_config.json"), to_json(&peft)?)?;
     Ok(folder)
 }
 
-fn create_folder(folder: &Path) -> Result<(), LabError> {
-    std::fs::create_dir_all(folder)
-        .map_err(|error| LabError::Config(format!("cannot create {}: {error}", folder.display())))
-}
-
-pub(super) fn write_run(
+/// `report.json`, `samples.jsonl` (the samples `samples` finds in the result) and
+/// `metrics.csv` in `out`.
+pub(super) fn write_run<C: Serialize, R: Serialize>(
     out: &Path,
-    report_json: &str,
-    samples: &[SampleRecord],
-    steps: &[superlab::progress::StepEvent],
+    report: &RunReport<C, R>,
+    samples: impl Fn(&R) -> &Vec<SampleRecord>,
 ) -> Result<(), LabError> {
+    let samples = report
+        .result
+        .as_ref()
+        .map_or(&[][..], |result| samples(result));
     create_folder(out)?;
-    write_file(&out.join("report.json"), report_json)?;
-    write_file(&out.join("samples.jsonl"), samples_jsonl(samples))?;
-    write_file(&out.join("metrics.csv"), metrics_csv(steps))
+    write(&out.join("report.json"), to_json(report)?)?;
+    write(&out.join("samples.jsonl"), samples_jsonl(samples))?;
+    write(&out.join("metrics.csv"), metrics_csv(&report.steps))
 }

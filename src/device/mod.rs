@@ -3,12 +3,14 @@
 //! happened.
 
 mod gpu;
+mod read;
 
 use crate::LabError;
 use burn::tensor::Device;
 use serde::{Deserialize, Serialize};
 
 pub use gpu::{AdapterReport, LimitsReport};
+pub use read::read;
 
 /// What the user asked for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]

@@ -10,8 +10,8 @@ use burn::tensor::Tensor;
 use serde::{Deserialize, Serialize};
 
 use super::bilinear;
-use super::host::read;
 use crate::LabError;
+use crate::device::read;
 use crate::models::classifier::ImageClassifier;
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

@@ -26,10 +26,10 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 use super::Representation;
-use super::host::read;
 use super::noise::{NoiseDistribution, NoiseSource, band_statistics};
 use super::obfuscation::{Variant, synthesise_masked, synthesise_mixed, synthesise_noise};
 use crate::LabError;
+use crate::device::read;
 use crate::models::classifier::ImageClassifier;
 use crate::progress::{Control, Progress, StepEvent};
 

@@ -18,8 +18,8 @@ use burn::tensor::Tensor;
 use serde::{Deserialize, Serialize};
 
 use super::Representation;
-use super::host::read;
 use crate::LabError;
+use crate::device::read;
 use crate::models::classifier::ImageClassifier;
 
 /// The scores of one explanation. A score is absent where it is undefined: a mask that keeps

@@ -17,7 +17,6 @@ pub mod edges;
 pub mod extremal;
 pub mod gradcam;
 pub mod hallucination;
-mod host;
 pub mod mask_optimiser;
 pub mod methods;
 pub mod metrics;

@@ -51,3 +51,35 @@ pub trait ImageClassifier {
         (features.clone(), self.logits_from_features(features))
     }
 }
+
+/// A classifier chosen at run time (what [`crate::models::vision::Architecture::load`]
+/// returns) is one too, so the explanation methods take it as they take a concrete model.
+impl<T: ImageClassifier + ?Sized> ImageClassifier for Box<T> {
+    fn classes(&self) -> usize {
+        (**self).classes()
+    }
+
+    fn input_size(&self) -> usize {
+        (**self).input_size()
+    }
+
+    fn preparation(&self) -> Preparation {
+        (**self).preparation()
+    }
+
+    fn features(&self, images: Tensor<4>) -> Tensor<4> {
+        (**self).features(images)
+    }
+
+    fn logits_from_features(&self, features: Tensor<4>) -> Tensor<2> {
+        (**self).logits_from_features(features)
+    }
+
+    fn logits(&self, images: Tensor<4>) -> Tensor<2> {
+        (**self).logits(images)
+    }
+
+    fn features_and_logits(&self, images: Tensor<4>) -> (Tensor<4>, Tensor<2>) {
+        (**self).features_and_logits(images)
+    }
+}

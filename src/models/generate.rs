@@ -19,6 +19,7 @@ use super::CausalLm;
 use super::cache::KvCache;
 use super::sampling::{self, Filter};
 use crate::LabError;
+use crate::device::read;
 use crate::progress::Control;
 use crate::rng::SplitMix64;
 use burn::tensor::{Device, Int, Tensor, TensorData};
@@ -142,7 +143,7 @@ pub async fn generate_observed(
                 sampling::draw(last, &filter, uniforms)
             }
         };
-        let chosen = read_floats(Tensor::cat(vec![tokens.clone().float(), log_probs], 1)).await?;
+        let chosen = read(Tensor::cat(vec![tokens.clone().float(), log_probs], 1)).await?;
         for (completion, pair) in completions.iter_mut().zip(chosen.chunks_exact(2)) {
             if completion.stopped {
                 continue;
@@ -243,11 +244,4 @@ pub fn tokens_tensor(sequences: &[Vec<u32>], device: &Device) -> Tensor<2, Int> 
     let len = sequences.first().map_or(0, Vec::len);
     let ids: Vec<i32> = sequences.iter().flatten().map(|&id| id as i32).collect();
     Tensor::from_data(TensorData::new(ids, [sequences.len(), len]), device)
-}
-
-async fn read_floats(tensor: Tensor<2>) -> Result<Vec<f32>, LabError> {
-    let data = tensor.into_data_async().await?;
-    data.convert::<f32>()
-        .try_into_vec::<f32>()
-        .map_err(|error| LabError::from_failed_read(&format!("{error:?}")))
 }

@@ -9,7 +9,7 @@ use super::checkpoint::{
     CheckpointTensor, HeldTensor, check_no_extra_layer, linear_tensors, norm_tensors,
 };
 use super::embedding::{embed, unembed};
-use super::lora::Projection;
+use super::lora::{BlockProjections, Projection, named_projections, named_projections_mut};
 use super::weights::WeightSource;
 use super::{CausalLm, layer_norm, linear};
 use crate::LabError;
@@ -98,23 +98,21 @@ struct Block {
     mlp_out: Projection,
 }
 
-impl Block {
-    /// The projections under their module paths in `GPT2LMHeadModel`, after `transformer.h.N.`.
-    fn projections(&self) -> [(&'static str, &Projection); 4] {
-        [
-            ("attn.c_attn", &self.qkv),
-            ("attn.c_proj", &self.attention_out),
-            ("mlp.c_fc", &self.mlp_in),
-            ("mlp.c_proj", &self.mlp_out),
-        ]
+impl BlockProjections for Block {
+    const LAYERS: &'static str = "transformer.h";
+    const PATHS: &'static [&'static str] =
+        &["attn.c_attn", "attn.c_proj", "mlp.c_fc", "mlp.c_proj"];
+
+    fn projections(&self) -> Vec<&Projection> {
+        vec![&self.qkv, &self.attention_out, &self.mlp_in, &self.mlp_out]
     }
 
-    fn projections_mut(&mut self) -> [(&'static str, &mut Projection); 4] {
-        [
-            ("attn.c_attn", &mut self.qkv),
-            ("attn.c_proj", &mut self.attention_out),
-            ("mlp.c_fc", &mut self.mlp_in),
-            ("mlp.c_proj", &mut self.mlp_out),
+    fn projections_mut(&mut self) -> Vec<&mut Projection> {
+        vec![
+            &mut self.qkv,
+            &mut self.attention_out,
+            &mut self.mlp_in,
+            &mut self.mlp_out,
         ]
     }
 }
@@ -201,15 +199,11 @@ impl Gpt2 {
     /// Every projection under its module path in `GPT2LMHeadModel` (`transformer.h.0.attn.c_attn`),
     /// whatever prefix the checkpoint used: the names peft's adapters carry.
     pub fn projections(&self) -> Vec<(String, &Projection)> {
-        let blocks = self.blocks.iter().enumerate();
-        (blocks.flat_map(|(i, block)| block.projections().map(move |(p, x)| (path(i, p), x))))
-            .collect()
+        named_projections(&self.blocks)
     }
 
     pub fn projections_mut(&mut self) -> Vec<(String, &mut Projection)> {
-        let blocks = self.blocks.iter_mut().enumerate();
-        (blocks.flat_map(|(i, block)| block.projections_mut().map(move |(p, x)| (path(i, p), x))))
-            .collect()
+        named_projections_mut(&mut self.blocks)
     }
 
     fn block(&self, layer: usize, x: Tensor<3>, cache: &mut KvCache) -> Tensor<3> {
@@ -225,10 +219,6 @@ impl Gpt2 {
             .apply(block.mlp_in.forward(block.norm_mlp.forward(x.clone())));
         x + block.mlp_out.forward(hidden)
     }
-}
-
-fn path(layer: usize, part: &str) -> String {
-    format!("transformer.h.{layer}.{part}")
 }
 
 impl CausalLm for Gpt2 {

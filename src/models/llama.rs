@@ -10,7 +10,7 @@ use super::checkpoint::{
     CheckpointTensor, HeldTensor, check_no_extra_layer, linear_tensors, norm_tensors, torch_linear,
 };
 use super::embedding::{embed, unembed};
-use super::lora::Projection;
+use super::lora::{BlockProjections, Projection, named_projections, named_projections_mut};
 use super::rotary::{Rotary, RotaryTable};
 use super::weights::WeightSource;
 use crate::LabError;
@@ -137,30 +137,39 @@ struct Block {
     mlp_down: Projection,
 }
 
-impl Block {
-    /// The projections under their module paths in `LlamaForCausalLM`, after
-    /// `model.layers.N.`.
-    fn projections(&self) -> [(&'static str, &Projection); 7] {
-        [
-            ("self_attn.q_proj", &self.query),
-            ("self_attn.k_proj", &self.key),
-            ("self_attn.v_proj", &self.value),
-            ("self_attn.o_proj", &self.attention_out),
-            ("mlp.gate_proj", &self.mlp_gate),
-            ("mlp.up_proj", &self.mlp_up),
-            ("mlp.down_proj", &self.mlp_down),
+impl BlockProjections for Block {
+    const LAYERS: &'static str = "model.layers";
+    const PATHS: &'static [&'static str] = &[
+        "self_attn.q_proj",
+        "self_attn.k_proj",
+        "self_attn.v_proj",
+        "self_attn.o_proj",
+        "mlp.gate_proj",
+        "mlp.up_proj",
+        "mlp.down_proj",
+    ];
+
+    fn projections(&self) -> Vec<&Projection> {
+        vec![
+            &self.query,
+            &self.key,
+            &self.value,
+            &self.attention_out,
+            &self.mlp_gate,
+            &self.mlp_up,
+            &self.mlp_down,
         ]
     }
 
-    fn projections_mut(&mut self) -> [(&'static str, &mut Projection); 7] {
-        [
-            ("self_attn.q_proj", &mut self.query),
-            ("self_attn.k_proj", &mut self.key),
-            ("self_attn.v_proj", &mut self.value),
-            ("self_attn.o_proj", &mut self.attention_out),
-            ("mlp.gate_proj", &mut self.mlp_gate),
-            ("mlp.up_proj", &mut self.mlp_up),
-            ("mlp.down_proj", &mut self.mlp_down),
+    fn projections_mut(&mut self) -> Vec<&mut Projection> {
+        vec![
+            &mut self.query,
+            &mut self.key,
+            &mut self.value,
+            &mut self.attention_out,
+            &mut self.mlp_gate,
+            &mut self.mlp_up,
+            &mut self.mlp_down,
         ]
     }
 }
@@ -235,15 +244,11 @@ impl Llama {
     /// (`model.layers.0.self_attn.q_proj`), whatever prefix the checkpoint used: the names
     /// peft's adapters carry.
     pub fn projections(&self) -> Vec<(String, &Projection)> {
-        let blocks = self.blocks.iter().enumerate();
-        (blocks.flat_map(|(i, block)| block.projections().map(move |(p, x)| (path(i, p), x))))
-            .collect()
+        named_projections(&self.blocks)
     }
 
     pub fn projections_mut(&mut self) -> Vec<(String, &mut Projection)> {
-        let blocks = self.blocks.iter_mut().enumerate();
-        (blocks.flat_map(|(i, block)| block.projections_mut().map(move |(p, x)| (path(i, p), x))))
-            .collect()
+        named_projections_mut(&mut self.blocks)
     }
 
     fn block(
@@ -306,10 +311,6 @@ fn load_block(
         mlp_up: linear("mlp.up_proj", [width, inner], mlp_bias)?,
         mlp_down: linear("mlp.down_proj", [inner, width], mlp_bias)?,
     })
-}
-
-fn path(layer: usize, part: &str) -> String {
-    format!("model.layers.{layer}.{part}")
 }
 
 /// An RMS norm stored as `NAME.weight` `[hidden_size]`.

@@ -24,6 +24,7 @@ use super::checkpoint::{CheckpointTensor, HeldTensor, transposed_matrix};
 use super::language_model::LanguageModel;
 use super::weights::WeightSource;
 use crate::LabError;
+use crate::device::read;
 use crate::rng::{SplitMix64, named_uniform};
 use burn::module::{Module, Param};
 use burn::nn::Linear;
@@ -114,6 +115,43 @@ pub fn is_target(path: &str, targets: &[String]) -> bool {
                 .strip_suffix(target.as_str())
                 .is_some_and(|head| head.ends_with('.'))
     })
+}
+
+/// A decoder block's projections, each under its module path in the hub's model, which is
+/// the name peft's adapters carry.
+pub(crate) trait BlockProjections {
+    /// The module path of the blocks (`model.layers`).
+    const LAYERS: &'static str;
+    /// Each projection's path within a block, in the order the methods below give them.
+    const PATHS: &'static [&'static str];
+
+    fn projections(&self) -> Vec<&Projection>;
+
+    fn projections_mut(&mut self) -> Vec<&mut Projection>;
+}
+
+/// Every projection of `blocks` under its full module path (`model.layers.0.self_attn.q_proj`).
+pub(crate) fn named_projections<B: BlockProjections>(blocks: &[B]) -> Vec<(String, &Projection)> {
+    (blocks.iter().enumerate())
+        .flat_map(|(layer, block)| named(layer, block.projections(), B::LAYERS, B::PATHS))
+        .collect()
+}
+
+pub(crate) fn named_projections_mut<B: BlockProjections>(
+    blocks: &mut [B],
+) -> Vec<(String, &mut Projection)> {
+    (blocks.iter_mut().enumerate())
+        .flat_map(|(layer, block)| named(layer, block.projections_mut(), B::LAYERS, B::PATHS))
+        .collect()
+}
+
+fn named<T>(
+    layer: usize,
+    projections: Vec<T>,
+    layers: &'static str,
+    paths: &'static [&'static str],
+) -> impl Iterator<Item = (String, T)> {
+    (paths.iter().zip(projections)).map(move |(path, x)| (format!("{layers}.{layer}.{path}"), x))
 }
 
 /// A linear projection with an optional low-rank adapter.
@@ -474,9 +512,7 @@ impl LanguageModel {
         let mut tensors = Vec::new();
         for tensor in self.adapter_tensors() {
             let shape = tensor.shape();
-            let data = tensor.values().into_data_async().await?;
-            let values = (data.convert::<f32>().try_into_vec::<f32>())
-                .map_err(|error| LabError::from_failed_read(&format!("{error:?}")))?;
+            let values = read(tensor.values()).await?;
             let bytes: Vec<u8> = values.iter().flat_map(|v| v.to_le_bytes()).collect();
             tensors.push((tensor.name, shape, bytes));
         }

@@ -11,7 +11,7 @@ use super::checkpoint::{
     CheckpointTensor, HeldTensor, check_no_extra_layer, linear_tensors, norm_tensors, torch_linear,
 };
 use super::embedding::{embed, unembed};
-use super::lora::Projection;
+use super::lora::{BlockProjections, Projection, named_projections, named_projections_mut};
 use super::rotary::{Rotary, RotaryTable};
 use super::weights::WeightSource;
 use super::{CausalLm, layer_norm};
@@ -132,24 +132,25 @@ struct Block {
     mlp_out: Projection,
 }
 
-impl Block {
-    /// The projections under their module paths in `GPTNeoXForCausalLM`, after
-    /// `gpt_neox.layers.N.`.
-    fn projections(&self) -> [(&'static str, &Projection); 4] {
-        [
-            ("attention.query_key_value", &self.qkv),
-            ("attention.dense", &self.attention_out),
-            ("mlp.dense_h_to_4h", &self.mlp_in),
-            ("mlp.dense_4h_to_h", &self.mlp_out),
-        ]
+impl BlockProjections for Block {
+    const LAYERS: &'static str = "gpt_neox.layers";
+    const PATHS: &'static [&'static str] = &[
+        "attention.query_key_value",
+        "attention.dense",
+        "mlp.dense_h_to_4h",
+        "mlp.dense_4h_to_h",
+    ];
+
+    fn projections(&self) -> Vec<&Projection> {
+        vec![&self.qkv, &self.attention_out, &self.mlp_in, &self.mlp_out]
     }
 
-    fn projections_mut(&mut self) -> [(&'static str, &mut Projection); 4] {
-        [
-            ("attention.query_key_value", &mut self.qkv),
-            ("attention.dense", &mut self.attention_out),
-            ("mlp.dense_h_to_4h", &mut self.mlp_in),
-            ("mlp.dense_4h_to_h", &mut self.mlp_out),
+    fn projections_mut(&mut self) -> Vec<&mut Projection> {
+        vec![
+            &mut self.qkv,
+            &mut self.attention_out,
+            &mut self.mlp_in,
+            &mut self.mlp_out,
         ]
     }
 }
@@ -225,15 +226,11 @@ impl NeoX {
     /// (`gpt_neox.layers.0.attention.query_key_value`), whatever prefix the checkpoint used:
     /// the names peft's adapters carry.
     pub fn projections(&self) -> Vec<(String, &Projection)> {
-        let blocks = self.blocks.iter().enumerate();
-        (blocks.flat_map(|(i, block)| block.projections().map(move |(p, x)| (path(i, p), x))))
-            .collect()
+        named_projections(&self.blocks)
     }
 
     pub fn projections_mut(&mut self) -> Vec<(String, &mut Projection)> {
-        let blocks = self.blocks.iter_mut().enumerate();
-        (blocks.flat_map(|(i, block)| block.projections_mut().map(move |(p, x)| (path(i, p), x))))
-            .collect()
+        named_projections_mut(&mut self.blocks)
     }
 
     fn block(
@@ -289,10 +286,6 @@ fn load_block(
         mlp_in: linear("mlp.dense_h_to_4h", [width, inner], true)?,
         mlp_out: linear("mlp.dense_4h_to_h", [inner, width], true)?,
     })
-}
-
-fn path(layer: usize, part: &str) -> String {
-    format!("gpt_neox.layers.{layer}.{part}")
 }
 
 impl CausalLm for NeoX {

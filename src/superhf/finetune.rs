@@ -10,6 +10,7 @@ use super::loss::{SuperHfLoss, superhf_loss};
 use super::rollout::PromptTurn;
 use super::schedule::CosineWithWarmup;
 use crate::LabError;
+use crate::device::read;
 use crate::models::CausalLm;
 use crate::models::generate::tokens_tensor;
 use crate::models::language_model::LanguageModel;
@@ -213,9 +214,7 @@ impl FineTuner {
 
 async fn read_terms(loss: &SuperHfLoss) -> Result<[f64; 3], LabError> {
     let terms = [&loss.total, &loss.cross_entropy, &loss.kl].map(|t| t.clone().detach());
-    let data = Tensor::cat(terms.to_vec(), 0).into_data_async().await?;
-    let values = (data.convert::<f32>().try_into_vec::<f32>())
-        .map_err(|error| LabError::from_failed_read(&format!("{error:?}")))?;
+    let values = read(Tensor::cat(terms.to_vec(), 0)).await?;
     Ok([0, 1, 2].map(|i| f64::from(values[i])))
 }
 

@@ -11,6 +11,7 @@
 use super::advantage::{generalised_advantages, token_rewards, whiten};
 use super::loss::{PpoBatch, PpoClip, ppo_loss, token_log_probs};
 use crate::LabError;
+use crate::device::read;
 use crate::models::CausalLm;
 use crate::models::language_model::LanguageModel;
 use crate::rng::named_uniform;
@@ -448,10 +449,4 @@ pub async fn update(
     stats.clip_fraction /= steps;
     stats.approximate_kl /= steps;
     Ok((model, stats))
-}
-
-async fn read<const D: usize>(tensor: Tensor<D>) -> Result<Vec<f32>, LabError> {
-    let data = tensor.into_data_async().await?;
-    data.try_into_vec::<f32>()
-        .map_err(|error| LabError::from_failed_read(&format!("{error:?}")))
 }

@@ -26,7 +26,7 @@ use super::report::{Divergence, PpoReport, PpoResult, PpoSeries, sample_records}
 use super::rollout::{self, PromptTurn, RewardScorer, Rewards, Sample};
 use super::train::{step_seed, trainable_policy};
 use crate::LabError;
-use crate::device::LabDevice;
+use crate::device::{LabDevice, read};
 use crate::models::CausalLm;
 use crate::models::language_model::LanguageModel;
 use crate::models::tokenizer::Tokenizer;
@@ -408,7 +408,7 @@ pub async fn batch_kl(
             model.project(hidden.narrow(1, first, columns - first))
         };
         let kl = kl_reference_policy(logits(reference), logits(policy), mask);
-        total += read_scalar(kl).await? * count;
+        total += f64::from(read(kl).await?[0]) * count;
         positions += count;
     }
     Ok(total / positions.max(1.0))
@@ -440,13 +440,6 @@ fn shuffled(count: usize, numbers: &mut SplitMix64) -> Vec<usize> {
         order.swap(i, j);
     }
     order
-}
-
-async fn read_scalar(tensor: Tensor<1>) -> Result<f64, LabError> {
-    let data = tensor.into_data_async().await?;
-    let values = (data.convert::<f32>().try_into_vec::<f32>())
-        .map_err(|error| LabError::from_failed_read(&format!("{error:?}")))?;
-    Ok(f64::from(values[0]))
 }
 
 /// The last entry of every series, under the report's names; missing values are left out.

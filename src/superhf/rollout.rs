@@ -8,6 +8,7 @@
 use super::config::RolloutConfig;
 use super::prompts::chat_frame;
 use crate::LabError;
+use crate::device::read;
 use crate::models::CausalLm;
 use crate::models::encoder::batch::TokenBatch;
 use crate::models::encoder::reward::RewardModel;
@@ -154,10 +155,7 @@ impl<'a> RewardScorer<'a> {
                 .collect::<Result<Vec<_>, LabError>>()?;
             let pad = self.tokenizer.pad_id().unwrap_or(0);
             let batch = TokenBatch::right_padded(&sequences, pad, &self.device)?;
-            let data = self.model.rewards(&batch)?.into_data_async().await?;
-            let values = (data.convert::<f32>().try_into_vec::<f32>())
-                .map_err(|error| LabError::from_failed_read(&format!("{error:?}")))?;
-            rewards.extend(values);
+            rewards.extend(read(self.model.rewards(&batch)?).await?);
         }
         Ok(rewards)
     }

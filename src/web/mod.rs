@@ -2,6 +2,7 @@
 //! functions; everything else in the crate is target-independent. The model layer's exports
 //! are in [`models`].
 
+mod explain;
 mod models;
 mod superhf;
 

@@ -158,6 +158,13 @@ pub(super) fn reward() -> Result<Rc<TextReward>, LabError> {
         .ok_or_else(|| missing(ModelKind::RewardModel))
 }
 
+/// The worker's image classifier, for the explanation methods.
+pub(super) fn image_classifier() -> Result<Rc<ImageModel>, LabError> {
+    MODELS
+        .with_borrow(|models| models.classifier.clone())
+        .ok_or_else(|| missing(ModelKind::ImageClassifier))
+}
+
 pub(super) fn missing(kind: ModelKind) -> LabError {
     LabError::Config(format!("no {} is loaded: build one first", kind.describe()))
 }

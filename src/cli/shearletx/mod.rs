@@ -12,12 +12,16 @@ mod output;
 
 use std::path::{Path, PathBuf};
 
-use serde::Serialize;
+use super::files;
+use super::to_json;
 use superlab::LabError;
 use superlab::device::{BackendChoice, LabDevice, Requirements};
-use superlab::explain::methods::{self, ExplanationReport, MethodOverrides, ScoreConfig};
-use superlab::explain::photo::{self, CropReport, PhotoInfo};
+use superlab::explain::methods::{
+    self, ExplanationReport, ImageRecord, MethodOverrides, ModelRecord, RunRecord, ScoreConfig,
+};
+use superlab::explain::photo;
 use superlab::explain::{Method, Variant, shearletx};
+use superlab::models::load::defaults::IMAGENET_NAMES;
 use superlab::models::vision::ClassNames;
 use superlab::progress::{Control, Progress, StepEvent};
 use superlab::report::RunStatus;
@@ -85,31 +89,6 @@ fn parse_variant(text: &str) -> Result<Variant, String> {
     }
 }
 
-/// What report.json adds to the run's report.
-#[derive(Serialize)]
-struct CommandReport<'a> {
-    #[serde(flatten)]
-    run: &'a ExplanationReport,
-    class_name: Option<String>,
-    image: ImageReport,
-    model: ModelReport,
-    files: Vec<String>,
-}
-
-#[derive(Serialize)]
-struct ImageReport {
-    path: PathBuf,
-    #[serde(flatten)]
-    info: PhotoInfo,
-    crop: CropReport,
-}
-
-#[derive(Serialize)]
-struct ModelReport {
-    architecture: &'static str,
-    weights: PathBuf,
-}
-
 pub async fn run(args: ShearletXArgs) -> Result<(), LabError> {
     let overrides = MethodOverrides {
         target_class: args.class,
@@ -124,12 +103,10 @@ pub async fn run(args: ShearletXArgs) -> Result<(), LabError> {
     };
     let config = args.method.default_config().with_overrides(&overrides)?;
     let source = model::resolve(&args.model)?;
-    let bytes = std::fs::read(&args.image).map_err(|error| {
-        LabError::Config(format!("cannot read {}: {error}", args.image.display()))
-    })?;
+    let bytes = files::read(&args.image)?;
     let prepared = photo::prepare_photo(&bytes, &shearletx::preparation())
         .map_err(|error| in_file(&args.image, error))?;
-    create_folder(&args.out)?;
+    files::create_folder(&args.out)?;
 
     let device = LabDevice::acquire(args.backend, &Requirements::default()).await?;
     log::info!("running on {}", device.report.description);
@@ -159,26 +136,21 @@ pub async fn run(args: ShearletXArgs) -> Result<(), LabError> {
         None => Vec::new(),
     };
     let class_name = report.class_index.and_then(class_name);
-    let command_report = CommandReport {
+    let command_report = RunRecord {
         run: &report,
         class_name,
-        image: ImageReport {
-            path: args.image.clone(),
+        image: ImageRecord {
+            path: args.image.display().to_string(),
             info: prepared.info,
             crop: prepared.crop,
         },
-        model: ModelReport {
+        model: ModelRecord {
             architecture: architecture.name(),
-            weights: source.weights,
+            weights: source.weights.display().to_string(),
         },
         files,
     };
-    let json = serde_json::to_string_pretty(&command_report)
-        .map_err(|error| LabError::Execution(format!("cannot encode the report: {error}")))?;
-    let report_path = args.out.join("report.json");
-    std::fs::write(&report_path, json).map_err(|error| {
-        LabError::Config(format!("cannot write {}: {error}", report_path.display()))
-    })?;
+    files::write(&args.out.join("report.json"), to_json(&command_report)?)?;
     summarise(&report, &args.out);
     match report.status {
         RunStatus::Failed(message) => Err(LabError::Execution(message)),
@@ -194,18 +166,10 @@ fn in_file(path: &Path, error: LabError) -> LabError {
     }
 }
 
-fn create_folder(out: &Path) -> Result<(), LabError> {
-    std::fs::create_dir_all(out)
-        .map_err(|error| LabError::Config(format!("cannot create {}: {error}", out.display())))
-}
-
 /// The ImageNet name of `class`, when the asset cache has the names.
 fn class_name(class: usize) -> Option<String> {
-    let path = model::asset_cache()
-        .ok()?
-        .join("data/imagenet1k_names.json");
-    let text = std::fs::read_to_string(path).ok()?;
-    let names = ClassNames::from_json(&text).ok()?;
+    let bytes = files::read_asset(&IMAGENET_NAMES).ok()?;
+    let names = ClassNames::from_json(std::str::from_utf8(&bytes).ok()?).ok()?;
     (class < names.len()).then(|| names.name(class).to_string())
 }
 

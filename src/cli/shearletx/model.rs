@@ -13,6 +13,7 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::cli::files::{asset_dir, file_name, read};
 use burn::tensor::Device;
 use superlab::LabError;
 use superlab::models::classifier::ImageClassifier;
@@ -32,22 +33,6 @@ pub struct ModelSource {
     /// Known from the name, or recognised once the weights are read.
     pub architecture: Option<Architecture>,
     pub weights: PathBuf,
-}
-
-/// The lab's asset cache folder.
-pub fn asset_cache() -> Result<PathBuf, LabError> {
-    if let Some(cache) = std::env::var_os("SUPERLAB_CACHE") {
-        return Ok(PathBuf::from(cache).join("assets"));
-    }
-    let base = std::env::var_os("XDG_CACHE_HOME")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cache")))
-        .ok_or_else(|| {
-            LabError::Config(
-                "cannot find the asset cache: set SUPERLAB_CACHE, XDG_CACHE_HOME or HOME".into(),
-            )
-        })?;
-    Ok(base.join("superlab").join("assets"))
 }
 
 /// Reads `--model`.
@@ -111,7 +96,7 @@ fn cached(architecture: Architecture) -> Result<ModelSource, LabError> {
             architecture.name()
         )));
     };
-    let folder = asset_cache()?.join(folder);
+    let folder = asset_dir()?.join(folder);
     if !folder.is_dir() {
         return Err(LabError::Config(format!(
             "{} is missing; fetch the assets with python3 scripts/assets.py",
@@ -172,13 +157,8 @@ enum LoadedWeights {
 
 impl LoadedWeights {
     fn read(path: &Path) -> Result<Self, LabError> {
-        let bytes = std::fs::read(path).map_err(|error| {
-            LabError::Config(format!("cannot read {}: {error}", path.display()))
-        })?;
-        let name = path.file_name().map_or_else(
-            || path.display().to_string(),
-            |n| n.to_string_lossy().into(),
-        );
+        let bytes = read(path)?;
+        let name = file_name(path);
         // A safetensors file starts with its header's length, then the JSON header.
         if bytes.get(8) == Some(&b'{') {
             Ok(Self::Safetensors(Weights::from_safetensors(&name, bytes)?))

@@ -11,7 +11,7 @@
 use burn::tensor::{Tensor, TensorData};
 
 use crate::LabError;
-use crate::explain::host::read;
+use crate::device::read;
 
 /// The area losses, one per mask.
 ///

@@ -25,7 +25,7 @@ use burn::tensor::Tensor;
 use serde::{Deserialize, Serialize};
 
 use crate::LabError;
-use crate::explain::host::read;
+use crate::device::read;
 use crate::models::classifier::ImageClassifier;
 use crate::progress::{Control, Progress, StepEvent};
 

@@ -21,17 +21,23 @@
 //! [`explain`] runs a method and returns an [`Explanation`]: the mask (one per area for the
 //! smooth pixel mask), the explanation image, mask images per band group for display, the
 //! per-step history and timings. [`score`] computes the paper's scores on it, and [`run`]
-//! does both into an [`ExplanationReport`].
+//! does both into an [`ExplanationReport`]. [`explanation_images`] turns the result into PNG
+//! files and [`RunRecord`] into the report that goes with them, the same for the
+//! command-line tool and the page.
 
 mod configs;
+mod images;
 mod overrides;
+mod record;
 mod representation;
 mod run;
 mod scores;
 mod views;
 
 pub use configs::{CartoonXConfig, PixelMaskConfig, WaveletXConfig};
+pub use images::{NamedImage, explanation_images, grey_png, rgb_png};
 pub use overrides::MethodOverrides;
+pub use record::{ImageRecord, ModelRecord, RunRecord};
 pub use representation::{AnyRepresentation, RepresentationKind};
 pub use run::{ExplanationReport, RunTimings, run};
 pub use scores::{MaskScores, ScoreConfig, score};
@@ -45,10 +51,10 @@ use web_time::Instant;
 
 use super::extremal::{ExtremalConfig, extremal_perturbation};
 use super::gradcam::{GradCamConfig, grad_cam};
-use super::host::read;
 use super::mask_optimiser::{MaskSettings, optimise_mask};
 use super::shearletx::ShearletXConfig;
 use crate::LabError;
+use crate::device::read;
 use crate::models::classifier::ImageClassifier;
 use crate::models::vision::prepare::Preparation;
 use crate::progress::{Control, Progress, StepEvent};
@@ -196,6 +202,26 @@ impl MethodConfig {
             MethodConfig::Pixel(config) => Some(config.settings()),
             MethodConfig::SmoothPixel(_) | MethodConfig::Gradcam(_) => None,
         }
+    }
+
+    /// The names of the settings [`MethodOverrides`] may change for this method, as
+    /// [`MethodOverrides`] spells them (the class aside, which every method takes).
+    pub fn setting_names(&self) -> Vec<&'static str> {
+        let mut copy = self.clone();
+        let knobs = copy.knobs();
+        let present = [
+            ("steps", knobs.steps.is_some()),
+            ("learning_rate", knobs.learning_rate.is_some()),
+            ("seed", knobs.seed.is_some()),
+            ("variant", knobs.variant.is_some()),
+            ("noise_samples", knobs.noise_samples.is_some()),
+            ("lambda1", knobs.lambda1.is_some()),
+            ("lambda2", knobs.lambda2.is_some()),
+            ("areas", knobs.areas.is_some()),
+        ];
+        (present.into_iter())
+            .filter_map(|(name, has)| has.then_some(name))
+            .collect()
     }
 
     /// The same settings with the class to explain set.

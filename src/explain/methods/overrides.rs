@@ -147,6 +147,43 @@ mod tests {
     }
 
     #[test]
+    fn each_method_names_the_settings_it_takes() {
+        let names = |method: Method| method.default_config().setting_names();
+        let masking = [
+            "steps",
+            "learning_rate",
+            "seed",
+            "variant",
+            "noise_samples",
+            "lambda1",
+        ];
+        assert_eq!(
+            names(Method::Shearletx),
+            [&masking[..], &["lambda2"]].concat()
+        );
+        assert_eq!(names(Method::Cartoonx), masking);
+        assert_eq!(
+            names(Method::SmoothPixel),
+            ["steps", "learning_rate", "areas"]
+        );
+        assert!(names(Method::Gradcam).is_empty());
+        // Every named setting is one the overrides accept for the method.
+        for method in Method::ALL {
+            let text = serde_json::to_string(&method.default_config()).unwrap();
+            let config: serde_json::Value = serde_json::from_str(&text).unwrap();
+            for name in names(method) {
+                let value = config[name].clone();
+                let overrides: MethodOverrides =
+                    serde_json::from_value(serde_json::json!({ name: value })).unwrap();
+                assert!(
+                    method.default_config().with_overrides(&overrides).is_ok(),
+                    "{method} {name}"
+                );
+            }
+        }
+    }
+
+    #[test]
     fn a_partial_json_config_takes_the_methods_defaults() {
         let config: MethodConfig =
             serde_json::from_str(r#"{"method": "waveletx", "lambda1": 3}"#).unwrap();

@@ -28,9 +28,9 @@ use serde::{Deserialize, Serialize};
 
 use super::{Borrowed, Explanation};
 use crate::LabError;
+use crate::device::read;
 use crate::explain::edges::{EdgeConfig, EdgeSystem};
 use crate::explain::hallucination::{Hallucination, HallucinationConfig, ImageEdges};
-use crate::explain::host::read;
 use crate::explain::metrics::ExplanationScores;
 use crate::models::classifier::ImageClassifier;
 

@@ -3,20 +3,19 @@
 //! over the real tokens, and for classification a tanh pooler on the first position.
 //! MiniLM checkpoints such as `sentence-transformers/all-MiniLM-L6-v2` are BERT models.
 
-use super::attention::padded_attention;
 use super::batch::TokenBatch;
 use super::hub::parse_config;
+use super::layer::{EncoderLayer, LayerNames, LayerSizes};
 use super::names::Prefixed;
 use super::{embedding, linear_out_in};
 use crate::LabError;
 use crate::models::activation::Activation;
-use crate::models::attention::{merge_heads, split_heads};
 use crate::models::layer_norm;
 use crate::models::weights::WeightSource;
 use burn::module::Module;
 use burn::nn::{Embedding, LayerNorm, Linear};
 use burn::tensor::activation::tanh;
-use burn::tensor::{Bool, Device, Tensor};
+use burn::tensor::{Device, Tensor};
 use serde::{Deserialize, Serialize};
 
 /// The fields of a hub `config.json` that the computation depends on, with transformers'
@@ -116,25 +115,26 @@ pub struct BertEmbeddings {
 }
 
 #[derive(Module, Debug)]
-pub struct BertLayer {
-    pub query: Linear,
-    pub key: Linear,
-    pub value: Linear,
-    pub attention_out: Linear,
-    pub norm_attention: LayerNorm,
-    pub intermediate: Linear,
-    pub output: Linear,
-    pub norm_output: LayerNorm,
-}
-
-#[derive(Module, Debug)]
 pub struct BertModel {
     pub embeddings: BertEmbeddings,
-    pub layers: Vec<BertLayer>,
+    pub layers: Vec<EncoderLayer>,
     heads: usize,
     #[module(skip)]
     activation: Activation,
 }
+
+/// What `BertModel` checkpoints call the parts of a layer.
+pub const LAYER_NAMES: LayerNames = LayerNames {
+    layers: "encoder.layer",
+    query: "attention.self.query",
+    key: "attention.self.key",
+    value: "attention.self.value",
+    attention_out: "attention.output.dense",
+    norm_attention: "attention.output.LayerNorm",
+    mlp_in: "intermediate.dense",
+    mlp_out: "output.dense",
+    norm_output: "output.LayerNorm",
+};
 
 /// Tensor names of `BertModel`, found in checkpoints of every BERT head.
 const ENCODER_PROBE: &str = "encoder.layer.0.attention.self.query.weight";
@@ -162,7 +162,6 @@ impl BertModel {
     ) -> Result<Self, LabError> {
         let activation = config.validate()?;
         let (d, eps) = (config.hidden_size, config.layer_norm_eps);
-        let inner = config.intermediate_size;
         let embeddings = BertEmbeddings {
             words: embedding(
                 weights,
@@ -184,32 +183,13 @@ impl BertModel {
             )?,
             norm: layer_norm(weights, "embeddings.LayerNorm", d, eps, device)?,
         };
+        let sizes = LayerSizes {
+            width: d,
+            inner: config.intermediate_size,
+            epsilon: eps,
+        };
         let layers = (0..config.num_hidden_layers)
-            .map(|i| {
-                let name = |part: &str| format!("encoder.layer.{i}.{part}");
-                let square = |part: &str| linear_out_in(weights, &name(part), [d, d], device);
-                Ok(BertLayer {
-                    query: square("attention.self.query")?,
-                    key: square("attention.self.key")?,
-                    value: square("attention.self.value")?,
-                    attention_out: square("attention.output.dense")?,
-                    norm_attention: layer_norm(
-                        weights,
-                        &name("attention.output.LayerNorm"),
-                        d,
-                        eps,
-                        device,
-                    )?,
-                    intermediate: linear_out_in(
-                        weights,
-                        &name("intermediate.dense"),
-                        [d, inner],
-                        device,
-                    )?,
-                    output: linear_out_in(weights, &name("output.dense"), [inner, d], device)?,
-                    norm_output: layer_norm(weights, &name("output.LayerNorm"), d, eps, device)?,
-                })
-            })
+            .map(|i| EncoderLayer::load(weights, &LAYER_NAMES, i, &sizes, device))
             .collect::<Result<Vec<_>, LabError>>()?;
         Ok(Self {
             embeddings,
@@ -241,27 +221,9 @@ impl BertModel {
         let padding = batch.padding();
         let scale = 1.0 / ((width / self.heads) as f64).sqrt();
         for layer in &self.layers {
-            x = self.layer(layer, x, padding.clone(), scale);
+            x = layer.forward(x, padding.clone(), self.heads, scale, self.activation);
         }
         Ok(x)
-    }
-
-    /// Shapes: `x` is `[batch, seq, hidden_size]`, and so is the result.
-    fn layer(
-        &self,
-        layer: &BertLayer,
-        x: Tensor<3>,
-        padding: Tensor<2, Bool>,
-        scale: f64,
-    ) -> Tensor<3> {
-        let heads = |projection: &Linear| split_heads(projection.forward(x.clone()), self.heads);
-        let (query, key, value) = (heads(&layer.query), heads(&layer.key), heads(&layer.value));
-        let attended = merge_heads(padded_attention(query, key, value, padding, scale));
-        let x = layer
-            .norm_attention
-            .forward(layer.attention_out.forward(attended) + x);
-        let hidden = self.activation.apply(layer.intermediate.forward(x.clone()));
-        layer.norm_output.forward(layer.output.forward(hidden) + x)
     }
 }
 

@@ -3,20 +3,19 @@
 //! bidirectional attention over the real tokens, and for classification the first
 //! position's hidden state through a dense layer, ReLU and a linear classifier.
 
-use super::attention::padded_attention;
 use super::batch::TokenBatch;
 use super::hub::parse_config;
+use super::layer::{EncoderLayer, LayerNames, LayerSizes};
 use super::names::Prefixed;
 use super::{embedding, linear_out_in};
 use crate::LabError;
 use crate::models::activation::Activation;
-use crate::models::attention::{merge_heads, split_heads};
 use crate::models::layer_norm;
 use crate::models::weights::WeightSource;
 use burn::module::Module;
 use burn::nn::{Embedding, LayerNorm, Linear};
 use burn::tensor::activation::relu;
-use burn::tensor::{Bool, Device, Tensor};
+use burn::tensor::{Device, Tensor};
 use serde::{Deserialize, Serialize};
 
 /// DistilBERT's layer norms all use this epsilon; its configuration has no field for it.
@@ -98,25 +97,26 @@ pub struct DistilBertEmbeddings {
 }
 
 #[derive(Module, Debug)]
-pub struct DistilBertLayer {
-    pub query: Linear,
-    pub key: Linear,
-    pub value: Linear,
-    pub attention_out: Linear,
-    pub norm_attention: LayerNorm,
-    pub ffn_in: Linear,
-    pub ffn_out: Linear,
-    pub norm_output: LayerNorm,
-}
-
-#[derive(Module, Debug)]
 pub struct DistilBertModel {
     pub embeddings: DistilBertEmbeddings,
-    pub layers: Vec<DistilBertLayer>,
+    pub layers: Vec<EncoderLayer>,
     heads: usize,
     #[module(skip)]
     activation: Activation,
 }
+
+/// What `DistilBertModel` checkpoints call the parts of a layer.
+pub const LAYER_NAMES: LayerNames = LayerNames {
+    layers: "transformer.layer",
+    query: "attention.q_lin",
+    key: "attention.k_lin",
+    value: "attention.v_lin",
+    attention_out: "attention.out_lin",
+    norm_attention: "sa_layer_norm",
+    mlp_in: "ffn.lin1",
+    mlp_out: "ffn.lin2",
+    norm_output: "output_layer_norm",
+};
 
 /// A tensor name of `DistilBertModel`, found in checkpoints of every DistilBERT head.
 const ENCODER_PROBE: &str = "transformer.layer.0.attention.q_lin.weight";
@@ -159,22 +159,13 @@ impl DistilBertModel {
             )?,
             norm: layer_norm(weights, "embeddings.LayerNorm", d, eps, device)?,
         };
+        let sizes = LayerSizes {
+            width: d,
+            inner: config.hidden_dim,
+            epsilon: eps,
+        };
         let layers = (0..config.n_layers)
-            .map(|i| {
-                let name = |part: &str| format!("transformer.layer.{i}.{part}");
-                let square = |part: &str| linear_out_in(weights, &name(part), [d, d], device);
-                let hidden = config.hidden_dim;
-                Ok(DistilBertLayer {
-                    query: square("attention.q_lin")?,
-                    key: square("attention.k_lin")?,
-                    value: square("attention.v_lin")?,
-                    attention_out: square("attention.out_lin")?,
-                    norm_attention: layer_norm(weights, &name("sa_layer_norm"), d, eps, device)?,
-                    ffn_in: linear_out_in(weights, &name("ffn.lin1"), [d, hidden], device)?,
-                    ffn_out: linear_out_in(weights, &name("ffn.lin2"), [hidden, d], device)?,
-                    norm_output: layer_norm(weights, &name("output_layer_norm"), d, eps, device)?,
-                })
-            })
+            .map(|i| EncoderLayer::load(weights, &LAYER_NAMES, i, &sizes, device))
             .collect::<Result<Vec<_>, LabError>>()?;
         Ok(Self {
             embeddings,
@@ -205,27 +196,9 @@ impl DistilBertModel {
         let padding = batch.padding();
         let scale = 1.0 / ((width / self.heads) as f64).sqrt();
         for layer in &self.layers {
-            x = self.layer(layer, x, padding.clone(), scale);
+            x = layer.forward(x, padding.clone(), self.heads, scale, self.activation);
         }
         Ok(x)
-    }
-
-    /// Shapes: `x` is `[batch, seq, dim]`, and so is the result.
-    fn layer(
-        &self,
-        layer: &DistilBertLayer,
-        x: Tensor<3>,
-        padding: Tensor<2, Bool>,
-        scale: f64,
-    ) -> Tensor<3> {
-        let heads = |projection: &Linear| split_heads(projection.forward(x.clone()), self.heads);
-        let (query, key, value) = (heads(&layer.query), heads(&layer.key), heads(&layer.value));
-        let attended = merge_heads(padded_attention(query, key, value, padding, scale));
-        let x = layer
-            .norm_attention
-            .forward(layer.attention_out.forward(attended) + x);
-        let hidden = self.activation.apply(layer.ffn_in.forward(x.clone()));
-        layer.norm_output.forward(layer.ffn_out.forward(hidden) + x)
     }
 }
 

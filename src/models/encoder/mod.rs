@@ -9,6 +9,7 @@ pub mod batch;
 pub mod bert;
 pub mod distilbert;
 pub mod hub;
+pub mod layer;
 pub mod pooling;
 pub mod reward;
 

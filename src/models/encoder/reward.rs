@@ -11,7 +11,6 @@ use crate::LabError;
 use crate::models::weights::WeightSource;
 use burn::module::{Module, Param};
 use burn::nn::Linear;
-use burn::tensor::activation::log_sigmoid;
 use burn::tensor::{Device, Tensor};
 use serde::{Deserialize, Serialize};
 
@@ -218,12 +217,4 @@ impl RewardModel for EncoderReward {
     fn rewards(&self, batch: &TokenBatch) -> Result<Tensor<1>, LabError> {
         Ok(self.reading.read(self.scorer.logits(batch)?))
     }
-}
-
-/// The Bradley-Terry loss of preference pairs, `mean(-log sigmoid(chosen - rejected))`: the
-/// negative log-likelihood that each chosen text is preferred under the rewards.
-///
-/// Shapes: `chosen` and `rejected` are `[pairs]`; the result is `[1]`.
-pub fn bradley_terry_loss(chosen: Tensor<1>, rejected: Tensor<1>) -> Tensor<1> {
-    -log_sigmoid(chosen - rejected).mean()
 }

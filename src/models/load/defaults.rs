@@ -6,6 +6,7 @@
 
 use super::ModelKind;
 use crate::LabError;
+use crate::superhf::reward::defaults::DefaultReward;
 use serde::Serialize;
 
 /// One file of a default model.
@@ -87,7 +88,7 @@ pub const DEFAULT_MODELS: &[DefaultModel] = &[
         files: &MINILM,
         built_in: &[BuiltInFile {
             name: "reward_head.safetensors",
-            bytes: include_bytes!("../../superhf/reward/heads/train.safetensors"),
+            bytes: DefaultReward::Train.head_safetensors(),
         }],
     },
     DefaultModel {
@@ -97,7 +98,7 @@ pub const DEFAULT_MODELS: &[DefaultModel] = &[
         files: &MINILM,
         built_in: &[BuiltInFile {
             name: "reward_head.safetensors",
-            bytes: include_bytes!("../../superhf/reward/heads/heldout.safetensors"),
+            bytes: DefaultReward::Heldout.head_safetensors(),
         }],
     },
     DefaultModel {

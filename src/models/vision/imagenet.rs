@@ -1,6 +1,7 @@
 //! ImageNet-1k class names and the top-k classes of a classifier's logits.
 
 use crate::LabError;
+use crate::device::read;
 use burn::tensor::Tensor;
 use serde::{Deserialize, Serialize};
 
@@ -85,9 +86,7 @@ pub fn top_k(logits: &[f32], k: usize) -> Vec<Ranked> {
 /// Shapes: `logits` is `[batch, classes]`.
 pub async fn top_k_of_batch(logits: Tensor<2>, k: usize) -> Result<Vec<Vec<Ranked>>, LabError> {
     let [_, classes] = logits.dims();
-    let data = logits.into_data_async().await?;
-    let values = (data.try_into_vec::<f32>())
-        .map_err(|error| LabError::from_failed_read(&format!("{error:?}")))?;
+    let values = read(logits).await?;
     Ok(values
         .chunks(classes.max(1))
         .map(|row| top_k(row, k))

@@ -1,12 +1,13 @@
 //! Trained reward models written back as safetensors under the hub's tensor names, so that
 //! the lab (`EncoderReward::from_hub`) and transformers read them as they read the originals.
 
-use super::train::read;
 use crate::LabError;
+use crate::device::read;
 use crate::models::checkpoint::{CheckpointTensor, HeldTensor, linear_tensors, norm_tensors};
 use crate::models::encoder::TextEncoder;
-use crate::models::encoder::bert::BertModel;
-use crate::models::encoder::distilbert::DistilBertModel;
+use crate::models::encoder::bert::{self, BertModel};
+use crate::models::encoder::distilbert::{self, DistilBertModel};
+use crate::models::encoder::layer::{EncoderLayer, LayerNames};
 use crate::models::encoder::reward::{PooledScalarHead, REWARD_HEAD};
 use burn::nn::Embedding;
 use safetensors::tensor::TensorView;
@@ -50,25 +51,7 @@ fn bert_tensors(model: &BertModel) -> Vec<CheckpointTensor> {
         table("embeddings.token_type_embeddings", &embeddings.token_types),
     ];
     tensors.extend(norm("embeddings.LayerNorm", &embeddings.norm));
-    for (i, layer) in model.layers.iter().enumerate() {
-        let name = |part: &str| format!("encoder.layer.{i}.{part}");
-        let linears = [
-            ("attention.self.query", &layer.query),
-            ("attention.self.key", &layer.key),
-            ("attention.self.value", &layer.value),
-            ("attention.output.dense", &layer.attention_out),
-            ("intermediate.dense", &layer.intermediate),
-            ("output.dense", &layer.output),
-        ];
-        for (part, linear) in linears {
-            tensors.extend(linear_tensors(&name(part), linear, true));
-        }
-        tensors.extend(norm(
-            &name("attention.output.LayerNorm"),
-            &layer.norm_attention,
-        ));
-        tensors.extend(norm(&name("output.LayerNorm"), &layer.norm_output));
-    }
+    tensors.extend(layer_tensors(&model.layers, &bert::LAYER_NAMES));
     tensors
 }
 
@@ -79,21 +62,19 @@ fn distilbert_tensors(model: &DistilBertModel) -> Vec<CheckpointTensor> {
         table("embeddings.position_embeddings", &embeddings.positions),
     ];
     tensors.extend(norm("embeddings.LayerNorm", &embeddings.norm));
-    for (i, layer) in model.layers.iter().enumerate() {
-        let name = |part: &str| format!("transformer.layer.{i}.{part}");
-        let linears = [
-            ("attention.q_lin", &layer.query),
-            ("attention.k_lin", &layer.key),
-            ("attention.v_lin", &layer.value),
-            ("attention.out_lin", &layer.attention_out),
-            ("ffn.lin1", &layer.ffn_in),
-            ("ffn.lin2", &layer.ffn_out),
-        ];
-        for (part, linear) in linears {
-            tensors.extend(linear_tensors(&name(part), linear, true));
+    tensors.extend(layer_tensors(&model.layers, &distilbert::LAYER_NAMES));
+    tensors
+}
+
+fn layer_tensors(layers: &[EncoderLayer], names: &LayerNames) -> Vec<CheckpointTensor> {
+    let mut tensors = Vec::new();
+    for (i, layer) in layers.iter().enumerate() {
+        for (part, linear) in layer.linears(names) {
+            tensors.extend(linear_tensors(&names.of(i, part), linear, true));
         }
-        tensors.extend(norm(&name("sa_layer_norm"), &layer.norm_attention));
-        tensors.extend(norm(&name("output_layer_norm"), &layer.norm_output));
+        for (part, layer_norm) in layer.norms(names) {
+            tensors.extend(norm(&names.of(i, part), layer_norm));
+        }
     }
     tensors
 }

@@ -10,6 +10,7 @@ use super::overlay::Overlay;
 use super::text::{TextReward, TextTokens};
 use crate::LabError;
 use crate::models::encoder::reward::{EncoderReward, Scorer};
+use crate::models::load::defaults::{DEFAULT, DEFAULT_HELDOUT};
 use crate::models::tokenizer::Tokenizer;
 use crate::models::weights::Weights;
 use burn::tensor::Device;
@@ -31,8 +32,8 @@ impl DefaultReward {
     /// How the command-line tool and the page name it.
     pub fn name(self) -> &'static str {
         match self {
-            Self::Train => "default",
-            Self::Heldout => "default-heldout",
+            Self::Train => DEFAULT,
+            Self::Heldout => DEFAULT_HELDOUT,
         }
     }
 
@@ -49,7 +50,7 @@ impl DefaultReward {
     }
 
     /// The head, as the safetensors file `superlab train-reward` wrote.
-    pub fn head_safetensors(self) -> &'static [u8] {
+    pub const fn head_safetensors(self) -> &'static [u8] {
         match self {
             Self::Train => include_bytes!("heads/train.safetensors"),
             Self::Heldout => include_bytes!("heads/heldout.safetensors"),

@@ -6,8 +6,8 @@ use super::config::RewardLoss;
 use super::data::pairs_from_labels;
 use super::metrics::{pair_accuracy, pearson, spearman};
 use crate::LabError;
-use crate::models::encoder::reward::bradley_terry_loss;
 use crate::rng::SplitMix64;
+use crate::superhf::loss::bradley_terry;
 use burn::tensor::{Device, Tensor, TensorData};
 use serde::Serialize;
 
@@ -170,7 +170,7 @@ impl Problem {
                 let labels = Tensor::from_data(TensorData::new(labels, [count]), device);
                 regression_loss(rewards, labels)
             }
-            Items::Pairs(_) => bradley_terry_loss(
+            Items::Pairs(_) => bradley_terry(
                 rewards.clone().narrow(0, 0, count),
                 rewards.narrow(0, count, count),
             ),

@@ -3,8 +3,8 @@
 
 use super::data::RewardData;
 use super::problem::{TokenisedData, TokenisedItems};
-use super::train::read;
 use crate::LabError;
+use crate::device::read;
 use crate::models::encoder::batch::TokenBatch;
 use crate::models::encoder::reward::RewardModel;
 use crate::models::tokenizer::Tokenizer;
@@ -115,11 +115,22 @@ impl<M: RewardModel> TextReward<M> {
         texts: &[S],
         device: &Device,
     ) -> Result<Vec<f32>, LabError> {
-        let mut rewards = Vec::with_capacity(texts.len());
-        for chunk in texts.chunks(SCORE_BATCH) {
-            let batch = self.tokens.batch(chunk, device)?;
-            rewards.extend(read(self.model.rewards(&batch)?).await?);
-        }
-        Ok(rewards)
+        score_texts(&self.model, &self.tokens, texts, device).await
     }
+}
+
+/// One reward per text under `model`, read through `tokens`, in batches of [`SCORE_BATCH`] on
+/// `device` (the model's).
+pub async fn score_texts<S: AsRef<str>>(
+    model: &impl RewardModel,
+    tokens: &TextTokens,
+    texts: &[S],
+    device: &Device,
+) -> Result<Vec<f32>, LabError> {
+    let mut rewards = Vec::with_capacity(texts.len());
+    for chunk in texts.chunks(SCORE_BATCH) {
+        let batch = tokens.batch(chunk, device)?;
+        rewards.extend(read(model.rewards(&batch)?).await?);
+    }
+    Ok(rewards)
 }

@@ -10,7 +10,7 @@ use super::config::RewardTrainingConfig;
 use super::data::shuffled;
 use super::problem::{Evaluation, Problem, TokenisedData};
 use crate::LabError;
-use crate::device::LabDevice;
+use crate::device::{LabDevice, read};
 use crate::models::encoder::batch::TokenBatch;
 use crate::models::encoder::pooling::mean_over_tokens;
 use crate::models::encoder::reward::{EncoderReward, RewardModel, Scorer};
@@ -290,11 +290,4 @@ impl<'a> Run<'a> {
         }
         Ok(Some(self.problem.evaluate(&rewards, &self.validation)))
     }
-}
-
-/// The tensor's values, read asynchronously (a synchronous read panics on WebGPU).
-pub(super) async fn read<const D: usize>(tensor: Tensor<D>) -> Result<Vec<f32>, LabError> {
-    let data = tensor.into_data_async().await?;
-    data.try_into_vec::<f32>()
-        .map_err(|error| LabError::from_failed_read(&format!("{error:?}")))
 }
