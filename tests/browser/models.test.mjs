@@ -29,6 +29,7 @@ export async function initDevice() {
 export function lastPanic() { return null; }
 export async function runCheck() { throw new Error('the stand-in core runs no check'); }
 export function simulateDeviceLoss() {}
+export function alignmentPresets() { return {}; }
 `;
 
 /** A small GPT-2-like repository, its weights about 450 KiB. */
