@@ -134,24 +134,34 @@ fn folder_files(folder: &Path) -> Result<ModelFiles, LabError> {
 }
 
 fn not_found(spec: &str, kind: ModelKind) -> LabError {
-    let names: Vec<&str> = (defaults::DEFAULT_MODELS.iter())
-        .filter(|model| model.kind == kind)
-        .map(|model| model.name)
-        .collect();
-    let defaults = match names.is_empty() {
-        true => String::new(),
+    let mut names = vec![defaults::DEFAULT];
+    if kind == ModelKind::RewardModel {
+        names.push(defaults::DEFAULT_HELDOUT);
+    }
+    names.extend(
+        (defaults::DEFAULT_MODELS.iter())
+            .filter(|model| model.kind == kind)
+            .map(|model| model.name),
+    );
+    let defaults = names.join(", ");
+    let files = match kind {
+        ModelKind::ImageClassifier => "its weights (*.safetensors or a .pth checkpoint)",
+        _ => "config.json, tokenizer.json and weights (*.safetensors, or one .gguf file)",
+    };
+    // A spec shaped like a hub id (`owner/name`) may be one the user expects the tool to fetch.
+    let hub_id = !spec.starts_with(['/', '.', '~']) && spec.matches('/').count() == 1;
+    let advice = match hub_id {
+        true => format!(
+            "The command-line tool reads models from local files: download the model's {files} \
+             from https://huggingface.co/{spec} into a folder and pass the folder, or use one \
+             of the defaults ({defaults}); the page loads hub ids directly"
+        ),
         false => format!(
-            " or one of the defaults ({}, {})",
-            defaults::DEFAULT,
-            names.join(", ")
+            "Pass a folder holding the model's {files}, a single weights file, or one of the \
+             defaults ({defaults})"
         ),
     };
-    LabError::Config(format!(
-        "there is no file or folder {spec}. The command-line tool reads models from local files: \
-         download the model's config.json, tokenizer.json and weights (*.safetensors, or one \
-         .gguf file) from https://huggingface.co/{spec} into a folder and pass the \
-         folder{defaults}; the page loads hub ids directly"
-    ))
+    LabError::Config(format!("there is no file or folder {spec}. {advice}"))
 }
 
 /// `default` names the packaged all-MiniLM-L6-v2 encoder; anything else is a folder.

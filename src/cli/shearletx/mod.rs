@@ -36,9 +36,10 @@ pub struct ShearletXArgs {
     /// pixels and the centre 256x256 taken.
     #[arg(long)]
     image: PathBuf,
-    /// `default` (EfficientNet-Lite0 from the asset cache), resnet18, vgg19,
-    /// mobilenet_v3_small or efficientnet_lite0 (weights from the asset cache), a weights
-    /// file or folder (the architecture recognised from it), or NAME:PATH.
+    /// `default` (EfficientNet-Lite0 from the asset cache), an architecture (resnet18, vgg19,
+    /// mobilenet_v3_small, efficientnet_lite0) with weights given as NAME:PATH (the asset
+    /// cache holds EfficientNet-Lite0's only), or a weights file or folder (the architecture
+    /// recognised from it).
     #[arg(long, default_value = "default")]
     model: String,
     /// shearletx, waveletx, cartoonx, pixel, smooth-pixel or gradcam.
