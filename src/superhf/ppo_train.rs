@@ -24,7 +24,7 @@ use super::ppo::{self, PolicyWithValue, PpoStats, Rollouts, ValueHead, adapt_kl_
 use super::prompts::PromptOrder;
 use super::report::{Divergence, PpoReport, PpoResult, PpoSeries, sample_records};
 use super::rollout::{self, PromptTurn, RewardScorer, Rewards, Sample};
-use super::train::{step_seed, trainable_policy};
+use super::train::trainable_policy;
 use crate::LabError;
 use crate::device::{LabDevice, read};
 use crate::models::CausalLm;
@@ -220,20 +220,18 @@ impl<'a> Ppo<'a> {
         prompts: &[PromptTurn],
         step: usize,
     ) -> Result<(Vec<Sample>, usize), LabError> {
+        let (config, tokenizer) = (&self.config, self.tokenizer);
         let policy = self.model.policy.valid();
-        let seed = step_seed(self.config.seed, "sample", step);
-        let mut samples = rollout::sample(
+        rollout::sample_step(
             &policy,
-            self.tokenizer,
+            tokenizer,
             prompts,
-            &self.config.rollout,
-            seed,
+            &config.rollout,
+            config.seed,
+            step,
             &self.device,
         )
-        .await?;
-        rollout::check_finite(&samples, step)?;
-        let dropped = rollout::drop_empty(&mut samples);
-        Ok((samples, dropped))
+        .await
     }
 
     /// 3. Training and held-out rewards of `prompt + " " + completion`.

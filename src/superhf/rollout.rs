@@ -216,6 +216,24 @@ pub async fn score(
     })
 }
 
+/// One step's completions (see [`sample`]) under the step's own seed, checked for divergence,
+/// with the empty ones dropped and counted.
+pub async fn sample_step(
+    policy: &impl CausalLm,
+    tokenizer: &Tokenizer,
+    prompts: &[PromptTurn],
+    config: &RolloutConfig,
+    run_seed: u64,
+    step: usize,
+    device: &Device,
+) -> Result<(Vec<Sample>, usize), LabError> {
+    let seed = super::train::step_seed(run_seed, "sample", step);
+    let mut samples = sample(policy, tokenizer, prompts, config, seed, device).await?;
+    check_finite(&samples, step)?;
+    let dropped = drop_empty(&mut samples);
+    Ok((samples, dropped))
+}
+
 /// Fails as diverged at `step` when the policy gave a sampled token a log-probability that is
 /// not a number: the last update broke the policy.
 pub fn check_finite(samples: &[Sample], step: usize) -> Result<(), LabError> {

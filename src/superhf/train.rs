@@ -189,20 +189,18 @@ impl<'a> SuperHf<'a> {
         prompts: &[PromptTurn],
         step: usize,
     ) -> Result<(Vec<Sample>, usize), LabError> {
+        let (config, tokenizer) = (&self.config, self.tokenizer);
         let policy = self.policy.valid();
-        let seed = step_seed(self.config.seed, "sample", step);
-        let mut samples = rollout::sample(
+        rollout::sample_step(
             &policy,
-            self.tokenizer,
+            tokenizer,
             prompts,
-            &self.config.rollout,
-            seed,
+            &config.rollout,
+            config.seed,
+            step,
             &self.device,
         )
-        .await?;
-        rollout::check_finite(&samples, step)?;
-        let dropped = rollout::drop_empty(&mut samples);
-        Ok((samples, dropped))
+        .await
     }
 
     /// 4. Training and held-out rewards of `prompt + " " + completion`.
