@@ -15,7 +15,6 @@ use crate::device::LabDevice;
 use crate::models::CausalLm;
 use crate::progress::{Control, Progress, StepEvent};
 use crate::report::RunStatus;
-use crate::rng::SplitMix64;
 use burn::module::Module;
 use std::collections::BTreeMap;
 
@@ -69,17 +68,16 @@ async fn batches(
         let prompts = (order.take(rollout_config.prompts_per_step).iter())
             .map(|text| PromptTurn::new(text, rollout_config.chat_frame, models.tokenizer))
             .collect::<Result<Vec<_>, LabError>>()?;
-        let seed = SplitMix64::for_name(config.seed, &format!("sample {step}")).next_u64();
-        let mut samples = rollout::sample(
+        let (samples, dropped_empty) = rollout::sample_step(
             &policy,
             models.tokenizer,
             &prompts,
             rollout_config,
-            seed,
+            config.seed,
+            step,
             &device.device,
         )
         .await?;
-        let dropped_empty = rollout::drop_empty(&mut samples);
         let heldout = models.heldout.as_ref();
         let rewards =
             rollout::score(&prompts, &samples, &models.reward, heldout, rollout_config).await?;
