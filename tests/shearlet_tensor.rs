@@ -1,5 +1,6 @@
 //! The shearlet transform on tensors against the CPU reference transform, on burn's CPU
-//! backend and on wgpu (lavapipe where there is no GPU).
+//! backend (where the transform runs on the host), on its autodiff twin (burn's tensor
+//! operations, as on every other device) and on wgpu (lavapipe where there is no GPU).
 //!
 //! The reference is `ShearletSystem::analyse_f64` / `synthesise_f64`: ShearLab's system and
 //! transform computed in f64 with rustfft, which `tests/shearlet_cpu.rs` checks against
@@ -108,13 +109,41 @@ fn channels(choice: BackendChoice) -> usize {
     }
 }
 
+/// Where a value check runs: each takes its own path through the transform.
+#[derive(Clone, Copy, Debug)]
+enum Target {
+    /// burn's CPU backend: the host transform.
+    Cpu,
+    /// The CPU backend's autodiff twin: burn's tensor operations.
+    CpuAutodiff,
+    /// wgpu: burn's tensor operations on its kernels.
+    Wgpu,
+}
+
+impl Target {
+    fn device(self) -> Device {
+        match self {
+            Self::Cpu => device(BackendChoice::Cpu),
+            Self::CpuAutodiff => device(BackendChoice::Cpu).autodiff(),
+            Self::Wgpu => device(BackendChoice::Wgpu),
+        }
+    }
+
+    fn channels(self) -> usize {
+        match self {
+            Self::Wgpu => channels(BackendChoice::Wgpu),
+            _ => channels(BackendChoice::Cpu),
+        }
+    }
+}
+
 fn image_tensor(values: Vec<f32>, channels: usize, size: usize, device: &Device) -> Tensor<4> {
     Tensor::from_data(TensorData::new(values, [1, channels, size, size]), device)
 }
 
 /// Every channel of the photo, band by band, against the reference.
-fn check_analysis(choice: BackendChoice, size: usize, channels: usize) {
-    let device = device(choice);
+fn check_analysis(target: Target, size: usize, channels: usize) {
+    let device = target.device();
     let transform = ShearletTransform::new(system(size), &device).unwrap();
     let image = photo(size, channels);
     let images = image_tensor(image.clone(), channels, size, &device);
@@ -129,7 +158,7 @@ fn check_analysis(choice: BackendChoice, size: usize, channels: usize) {
     {
         let reference = system(size).analyse_f64(&widen(pixels));
         assert_relative(
-            &format!("{choice:?} {size}: analysis of channel {channel}"),
+            &format!("{target:?} {size}: analysis of channel {channel}"),
             ours,
             &reference,
             VALUE_TOLERANCE,
@@ -154,14 +183,14 @@ fn check_analysis(choice: BackendChoice, size: usize, channels: usize) {
 
 /// Synthesis of masked coefficients (not only of an analysis) against the reference, and
 /// synthesis after analysis against the photo.
-fn check_synthesis(choice: BackendChoice, size: usize, channels: usize) {
-    let device = device(choice);
+fn check_synthesis(target: Target, size: usize, channels: usize) {
+    let device = target.device();
     let transform = ShearletTransform::new(system(size), &device).unwrap();
     let image = photo(size, channels);
     let coefficients = transform.analyse(image_tensor(image.clone(), channels, size, &device));
     let reconstruction = read(transform.synthesise(coefficients.clone()));
     assert_relative(
-        &format!("{choice:?} {size}: synthesis after analysis"),
+        &format!("{target:?} {size}: synthesis after analysis"),
         &reconstruction,
         &widen(&image),
         VALUE_TOLERANCE,
@@ -178,7 +207,7 @@ fn check_synthesis(choice: BackendChoice, size: usize, channels: usize) {
     for (channel, values) in masked.chunks_exact(count).enumerate() {
         let reference = system(size).synthesise_f64(&widen(values));
         assert_relative(
-            &format!("{choice:?} {size}: synthesis of masked coefficients, channel {channel}"),
+            &format!("{target:?} {size}: synthesis of masked coefficients, channel {channel}"),
             &ours[channel * plane..(channel + 1) * plane],
             &reference,
             VALUE_TOLERANCE,
@@ -307,28 +336,40 @@ fn check_synthesis_gradient(choice: BackendChoice) {
 
 #[test]
 fn analysis_matches_the_reference_on_the_cpu_backend() {
-    check_analysis(BackendChoice::Cpu, 256, channels(BackendChoice::Cpu));
+    check_analysis(Target::Cpu, 256, Target::Cpu.channels());
+}
+
+#[test]
+fn analysis_matches_the_reference_with_tensor_operations_on_the_cpu_backend() {
+    check_analysis(Target::CpuAutodiff, 256, Target::CpuAutodiff.channels());
 }
 
 #[test]
 fn analysis_matches_the_reference_on_wgpu() {
-    check_analysis(BackendChoice::Wgpu, 256, channels(BackendChoice::Wgpu));
+    check_analysis(Target::Wgpu, 256, Target::Wgpu.channels());
 }
 
 #[test]
 fn synthesis_matches_the_reference_and_inverts_analysis_on_the_cpu_backend() {
-    check_synthesis(BackendChoice::Cpu, 256, channels(BackendChoice::Cpu));
+    check_synthesis(Target::Cpu, 256, Target::Cpu.channels());
+}
+
+#[test]
+fn synthesis_matches_the_reference_with_tensor_operations_on_the_cpu_backend() {
+    check_synthesis(Target::CpuAutodiff, 256, Target::CpuAutodiff.channels());
 }
 
 #[test]
 fn synthesis_matches_the_reference_and_inverts_analysis_on_wgpu() {
-    check_synthesis(BackendChoice::Wgpu, 256, channels(BackendChoice::Wgpu));
+    check_synthesis(Target::Wgpu, 256, Target::Wgpu.channels());
 }
 
 #[test]
 fn the_transform_serves_512_pixels() {
-    check_analysis(BackendChoice::Cpu, 512, 1);
-    check_synthesis(BackendChoice::Cpu, 512, 1);
+    for target in [Target::Cpu, Target::CpuAutodiff] {
+        check_analysis(target, 512, 1);
+        check_synthesis(target, 512, 1);
+    }
 }
 
 #[test]

@@ -13,7 +13,8 @@
 //! `c_k = IFFT2(FFT2(x) psi_k)` and synthesis `x = IFFT2(sum_k FFT2(c_k) psi_k / W)`, with the
 //! dual-frame weights `W = sum_k psi_k^2` in `dual_weights`. `cpu` implements both as the
 //! reference for faster paths; [`ShearletTransform`] computes them on tensors (any device,
-//! differentiable) for the explanation methods.
+//! differentiable) for the explanation methods, and on the host (`host`) for burn's CPU backend
+//! where no gradient is needed.
 //!
 //! The spectra are real: every filter is centrally symmetric in pixel space (ShearLab's are
 //! complex arrays whose imaginary parts stay below 1e-15 at even sizes). They are stored as
@@ -25,6 +26,7 @@ mod directional;
 pub(crate) mod fft2;
 mod filters;
 mod grid;
+mod host;
 mod spectrum;
 mod support;
 mod taps;

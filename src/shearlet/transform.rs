@@ -5,14 +5,19 @@
 //! the filters are real and even, so the coefficients are real and every transform can be a
 //! real FFT along the columns and a complex one along the rows.
 //!
+//! On burn's CPU backend without autodiff, both run on the host instead (see `host`), with
+//! faster FFTs than burn's; under autodiff and on wgpu they run as burn's tensor operations.
+//!
 //! burn's FFTs take power-of-two lengths only, so this transform serves 256x256 and 512x512
 //! images (ShearLab's system needs at least 250 pixels); ShearletX resizes images to 256x256.
 //! Other sizes are refused rather than padded, which would change the system.
 
 use std::ops::Range;
+use std::sync::Arc;
 
 use burn::tensor::{Device, Tensor, TensorData};
 
+use super::host::HostTransform;
 use super::spectrum::{FoldedRows, HalfSpectrum};
 use super::{BandInfo, ShearletSystem};
 use crate::LabError;
@@ -35,6 +40,8 @@ pub struct ShearletTransform {
     /// `u` in `0..=size/2` (see `FoldedRows`): `[1, bands, size / 2 + 1, size / 2 + 1]` each.
     dual_low: Tensor<4>,
     dual_mirror: Tensor<4>,
+    /// The same transform on the host, when `device` is burn's CPU backend.
+    host: Option<Arc<HostTransform>>,
 }
 
 impl ShearletTransform {
@@ -79,6 +86,7 @@ impl ShearletTransform {
             filters: tensor(filters, size),
             dual_low: tensor(dual_low, half),
             dual_mirror: tensor(dual_mirror, half),
+            host: (*device == Device::flex()).then(|| Arc::new(HostTransform::new(system))),
         })
     }
 
@@ -89,6 +97,14 @@ impl ShearletTransform {
     /// The cone, scale and shear of each band, in the order of [`Representation::bands`].
     pub fn band_info(&self) -> &[BandInfo] {
         &self.band_info
+    }
+
+    /// The host transform, when `tensor` lives on burn's CPU backend and cannot need a
+    /// gradient (autodiff devices take the tensor operations).
+    fn host_for<const D: usize>(&self, tensor: &Tensor<D>) -> Option<&HostTransform> {
+        let device = tensor.device();
+        let on_cpu = device == Device::flex() && !device.is_autodiff();
+        self.host.as_deref().filter(|_| on_cpu)
     }
 
     /// How many images one pass of a transform may take: its half spectra over all bands stay
@@ -147,6 +163,12 @@ impl Representation for ShearletTransform {
     fn analyse(&self, images: Tensor<4>) -> Tensor<3> {
         let [batch, channels, rows, cols] = images.dims();
         assert_eq!([rows, cols], self.image_size(), "images of the wrong size");
+        if let Some(host) = self.host_for(&images) {
+            let device = images.device();
+            let coefficients = host.analyse(&to_host(images));
+            let shape = [batch, channels, self.coefficient_count()];
+            return Tensor::from_data(TensorData::new(coefficients, shape), &device);
+        }
         let planes = images.reshape([batch * channels, 1, rows, cols]);
         let coefficients = self.in_groups(planes, |group| self.analyse_group(group));
         coefficients.reshape([batch, channels, self.coefficient_count()])
@@ -162,10 +184,27 @@ impl Representation for ShearletTransform {
             "coefficients of the wrong size"
         );
         let (size, bands) = (self.size, self.band_count());
+        if let Some(host) = self.host_for(&coefficients) {
+            let device = coefficients.device();
+            let images = host.synthesise(&to_host(coefficients));
+            return Tensor::from_data(
+                TensorData::new(images, [batch, channels, size, size]),
+                &device,
+            );
+        }
         let planes = coefficients.reshape([batch * channels, bands, size, size]);
         let images = self.in_groups(planes, |group| self.synthesise_group(group));
         images.reshape([batch, channels, size, size])
     }
+}
+
+/// The values of a CPU tensor, as f32.
+fn to_host<const D: usize>(tensor: Tensor<D>) -> Vec<f32> {
+    tensor
+        .into_data()
+        .convert::<f32>()
+        .try_into_vec()
+        .expect("f32 values after conversion")
 }
 
 /// burn's FFTs need power-of-two sides; say so, and what to do, for any other size.
