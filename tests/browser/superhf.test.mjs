@@ -20,7 +20,7 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { SLOW, foreignRequests, launchBrowser, openLab, screenshot, startServer } from './harness.mjs';
-import { MODEL_FILES, writeTinyModels } from './tiny-models.mjs';
+import { MODEL_FILES, openTinyModels, writeTinyModels } from './tiny-models.mjs';
 
 const TOLERANCE = 1e-3;
 const SERIES = ['reward_train', 'reward_heldout', 'kl', 'meteor_similarity', 'loss'];
@@ -42,31 +42,6 @@ function nativeSuperHf(out) {
     env: { ...process.env, RUST_LOG: 'warn' },
   });
   return JSON.parse(readFileSync(path.join(out, 'report.json'), 'utf8'));
-}
-
-/** Opens the tiny model in `folder` (served under /assets/) in the Models panel. */
-function openModel(page, folder) {
-  return page.evaluate(
-    async ({ folder, names }) => {
-      const files = [];
-      for (const name of names) {
-        const blob = await (await fetch(`/assets/${folder}/${name}`)).blob();
-        files.push(new File([blob], name));
-      }
-      await window.lab.models.open(files);
-    },
-    { folder, names: MODEL_FILES },
-  );
-}
-
-/** The tiny policy built from the Models panel, then the reward model left open there. */
-async function openTinyModels(page) {
-  await openModel(page, 'policy');
-  await page.evaluate(() => {
-    document.getElementById('lm-source').value = 'loaded';
-    return window.lab.buildLanguageModel();
-  });
-  await openModel(page, 'reward');
 }
 
 // PPO shortened further (no native reference to match): 2 prompts x 4 completions of 8

@@ -3,6 +3,7 @@
 // reward model (an encoder with a scalar `reward_head`) over one word-level vocabulary, the
 // shapes of tests/tiny_superhf/mod.rs. The weights come from a seeded generator; the page and
 // the native tool read the same files, so the values need not match any other test's.
+// `openTinyModels` opens them in the page's Models panel, served under /assets/.
 
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -165,4 +166,29 @@ export function writeTinyModels(root) {
   writeFolder(path.join(root, 'policy'), POLICY_CONFIG, safetensors(41, policySpecs()));
   writeFolder(path.join(root, 'reward'), REWARD_CONFIG, safetensors(42, rewardSpecs()));
   return { policy: path.join(root, 'policy'), reward: path.join(root, 'reward') };
+}
+
+/** Opens the tiny model in `folder` (served under /assets/) in the Models panel. */
+function openModel(page, folder) {
+  return page.evaluate(
+    async ({ folder, names }) => {
+      const files = [];
+      for (const name of names) {
+        const blob = await (await fetch(`/assets/${folder}/${name}`)).blob();
+        files.push(new File([blob], name));
+      }
+      await window.lab.models.open(files);
+    },
+    { folder, names: MODEL_FILES },
+  );
+}
+
+/** The tiny policy built from the Models panel, then the reward model left open there. */
+export async function openTinyModels(page) {
+  await openModel(page, 'policy');
+  await page.evaluate(() => {
+    document.getElementById('lm-source').value = 'loaded';
+    return window.lab.buildLanguageModel();
+  });
+  await openModel(page, 'reward');
 }

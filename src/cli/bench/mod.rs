@@ -3,9 +3,11 @@
 //!
 //! The order of a run: the lab makes the inputs (`inputs`) and the plan (`plan`); the PyTorch
 //! side runs first (`reference`), which also writes the random classifier weights that both
-//! sides use; then the lab runs every workload on each backend (`lab`); the report (`report`)
-//! prints a table and keeps every repetition in JSON.
+//! sides use; then the lab runs every workload on each backend (`lab`), and the page is timed
+//! in headless Chromium (`browser`); the report (`report`) prints the tables and keeps every
+//! repetition in JSON.
 
+mod browser;
 mod inputs;
 mod lab;
 mod machine;
@@ -107,7 +109,7 @@ pub async fn run(args: BenchArgs) -> Result<(), LabError> {
     let mut unavailable = BTreeMap::new();
     // Written after each side as well, so that a long run stopped on the way keeps what it
     // measured.
-    let partial = context.report(&plan, &lab, &pytorch, &unavailable, false);
+    let partial = context.report(&plan, &lab, &pytorch, &unavailable, None, false);
     write_report(&args.out, &partial)?;
     for (name, choice) in backends(args.backend) {
         match LabDevice::acquire(choice, &Requirements::default()).await {
@@ -120,10 +122,21 @@ pub async fn run(args: BenchArgs) -> Result<(), LabError> {
             }
             Err(error) => return Err(error),
         }
-        let partial = context.report(&plan, &lab, &pytorch, &unavailable, false);
+        let partial = context.report(&plan, &lab, &pytorch, &unavailable, None, false);
         write_report(&args.out, &partial)?;
     }
-    let report = context.report(&plan, &lab, &pytorch, &unavailable, true);
+    let mut browser = None;
+    if plan.browser {
+        log::info!("browser side (headless Chromium)");
+        match browser::run(&plan) {
+            Ok(run) => browser = Some(run),
+            Err(error) => {
+                log::warn!("browser: {error}");
+                unavailable.insert("browser".into(), error.to_string());
+            }
+        }
+    }
+    let report = context.report(&plan, &lab, &pytorch, &unavailable, browser, true);
     println!("{}", report::table(&report));
     write_report(&args.out, &report)?;
     log::info!("every repetition is in {}", args.out.display());
@@ -154,6 +167,7 @@ impl RunContext {
         lab: &BTreeMap<String, lab::BackendRun>,
         pytorch: &reference::ReferenceRun,
         unavailable: &BTreeMap<String, String>,
+        browser: Option<browser::BrowserRun>,
         complete: bool,
     ) -> BenchReport {
         let profile = match cfg!(debug_assertions) {
@@ -173,6 +187,8 @@ impl RunContext {
             threads: self.threads,
             notes: report::notes(plan),
             summary: report::summarise(plan, lab, pytorch),
+            browser_summary: browser.as_ref().map(report::summarise_browser),
+            browser,
             plan: plan.clone(),
             lab: lab.clone(),
             pytorch: pytorch.clone(),

@@ -46,7 +46,16 @@ pub fn reference_python(python: Option<PathBuf>) -> Result<PathBuf, LabError> {
 
 /// `scripts/bench_reference.py` in the checkout the tool was built from.
 pub fn reference_script() -> Result<PathBuf, LabError> {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/bench_reference.py");
+    checkout_file("scripts/bench_reference.py")
+}
+
+/// `tests/browser/bench.mjs`, the browser side, in the checkout the tool was built from.
+pub fn browser_script() -> Result<PathBuf, LabError> {
+    checkout_file("tests/browser/bench.mjs")
+}
+
+fn checkout_file(relative: &str) -> Result<PathBuf, LabError> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(relative);
     if path.is_file() {
         return Ok(path);
     }

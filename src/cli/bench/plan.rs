@@ -33,6 +33,7 @@ pub enum Group {
     Classifiers,
     Generation,
     Superhf,
+    Browser,
 }
 
 /// Shearlet analysis and synthesis of one RGB image.
@@ -138,6 +139,9 @@ pub struct Plan {
     pub classifiers: Option<ClassifierPlan>,
     pub generation: Option<GenerationPlan>,
     pub superhf: Option<SuperHfPlan>,
+    /// Whether the page is timed in headless Chromium (`tests/browser/bench.mjs`, at this
+    /// plan's scale).
+    pub browser: bool,
 }
 
 /// SuperHF's chat frame around a short request, as SmolLM2-Instruct expects it.
@@ -314,6 +318,7 @@ impl Plan {
             classifiers,
             generation,
             superhf,
+            browser: wanted(Group::Browser),
         }
     }
 }

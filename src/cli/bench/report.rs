@@ -7,6 +7,7 @@ use std::fmt::Write;
 use serde::{Deserialize, Serialize};
 use superlab::models::vision::Architecture;
 
+use super::browser::BrowserRun;
 use super::lab::BackendRun;
 use super::machine::Machine;
 use super::plan::{Plan, Scale};
@@ -45,8 +46,8 @@ impl Measured {
 #[serde(rename_all = "snake_case")]
 pub enum Status {
     Measured,
-    /// The benchmark does not measure it (yet).
-    NotMeasured,
+    /// Compared with the native tool rather than PyTorch: see `browser_summary`.
+    Browser,
 }
 
 /// One row of the table: a workload on one of the lab's backends against PyTorch.
@@ -107,8 +108,26 @@ pub struct BenchReport {
     /// Every repetition of every workload on each of the lab's backends.
     pub lab: BTreeMap<String, BackendRun>,
     pub pytorch: ReferenceRun,
-    /// Backends that were asked for but could not run.
+    /// The page in headless Chromium against the native tool, when it was timed.
+    pub browser_summary: Option<Vec<BrowserComparison>>,
+    pub browser: Option<BrowserRun>,
+    /// Backends (and the browser side) that were asked for but could not run.
     pub unavailable: BTreeMap<String, String>,
+}
+
+/// One row of the browser's table: a tiny configuration in the page on one of its backends
+/// against the same run through the native tool on the CPU backend.
+#[derive(Debug, Clone, Serialize)]
+pub struct BrowserComparison {
+    pub id: String,
+    pub title: String,
+    pub page_backend: String,
+    pub page_median_seconds: Option<f64>,
+    pub page_repetitions: usize,
+    pub native_median_seconds: Option<f64>,
+    pub native_repetitions: usize,
+    /// The page's median over the native tool's: what the browser costs.
+    pub ratio: Option<f64>,
 }
 
 /// The lab's version of burn: `Cargo.toml` pins it exactly.
@@ -166,15 +185,45 @@ pub fn summarise(
         );
         add(5, "superhf_iteration".into(), title);
     }
-    summaries.push(Summary {
-        number: 6,
-        id: "browser".into(),
-        title: "the page in headless Chromium (WebGPU, wasm CPU)".into(),
-        status: Status::NotMeasured,
-        comparisons: Vec::new(),
-        explanations: Vec::new(),
-    });
+    if plan.browser {
+        summaries.push(Summary {
+            number: 6,
+            id: "browser".into(),
+            title: BROWSER_TITLE.into(),
+            status: Status::Browser,
+            comparisons: Vec::new(),
+            explanations: Vec::new(),
+        });
+    }
     summaries
+}
+
+const BROWSER_TITLE: &str = "the page in headless Chromium (WebGPU, wasm CPU)";
+
+/// The browser's rows: each workload on each of the page's backends that ran it.
+pub fn summarise_browser(run: &BrowserRun) -> Vec<BrowserComparison> {
+    let mut rows = Vec::new();
+    for (id, title) in &run.workloads {
+        let native = run.native_cpu.get(id);
+        let native_median = native.and_then(Timings::median);
+        for (backend, workloads) in &run.page {
+            let Some(page) = workloads.get(id) else {
+                continue;
+            };
+            let page_median = page.median();
+            rows.push(BrowserComparison {
+                id: id.clone(),
+                title: title.clone(),
+                page_backend: backend.clone(),
+                page_median_seconds: page_median,
+                page_repetitions: page.seconds.len(),
+                native_median_seconds: native_median,
+                native_repetitions: native.map_or(0, |t| t.seconds.len()),
+                ratio: page_median.zip(native_median).map(|(a, b)| a / b),
+            });
+        }
+    }
+    rows
 }
 
 fn describe(architecture: Architecture) -> String {
@@ -290,11 +339,16 @@ pub fn notes(plan: &Plan) -> Vec<String> {
                 .into(),
         );
     }
-    notes.push(
-        "browser: not measured by this command; the page's figures need a headless Chromium \
-         driver, which the benchmark does not have yet"
-            .into(),
-    );
+    if plan.browser {
+        notes.push(
+            "browser: the page's own time for each run (from its start to its report, without \
+             loading the page), against the same run through this tool on the CPU backend with \
+             one thread, since the page computes on one; WebGPU is the machine's adapter \
+             (SwiftShader, a software renderer, without a GPU); ShearletX is timed on the wasm \
+             CPU backend only (a step takes minutes on SwiftShader)"
+                .into(),
+        );
+    }
     if plan.generation.is_some() {
         notes.push(
             "generation: the prompt runs once in the lab (shared by the batch), once per \
@@ -365,19 +419,51 @@ pub fn table(report: &BenchReport) -> String {
     );
     let _ = writeln!(text, "| --- | --- | --- | --- | --- | --- |");
     for summary in &report.summary {
-        write_rows(&mut text, summary);
+        write_rows(&mut text, summary, report.browser_summary.is_some());
+    }
+    if let Some(rows) = &report.browser_summary {
+        write_browser_table(&mut text, rows, report.browser.as_ref());
     }
     text
 }
 
-fn write_rows(text: &mut String, summary: &Summary) {
-    let number = summary.number;
-    if !matches!(summary.status, Status::Measured) {
+fn write_browser_table(text: &mut String, rows: &[BrowserComparison], run: Option<&BrowserRun>) {
+    let chromium = run
+        .and_then(|run| run.chromium.as_deref())
+        .unwrap_or("Chromium");
+    let _ = writeln!(text);
+    let _ = writeln!(
+        text,
+        "6: the page in {chromium}, headless, against the native tool:"
+    );
+    let _ = writeln!(text);
+    let _ = writeln!(
+        text,
+        "| # | workload | page backend | page, median | native CPU (1 thread), median | page / \
+         native |"
+    );
+    let _ = writeln!(text, "| --- | --- | --- | --- | --- | --- |");
+    for row in rows {
         let _ = writeln!(
             text,
-            "| {number} | {} | - | not measured | not measured | - |",
-            summary.title
+            "| 6 | {} | {} | {} | {} | {} |",
+            row.title,
+            row.page_backend,
+            cell(row.page_median_seconds, row.page_repetitions, None),
+            cell(row.native_median_seconds, row.native_repetitions, None),
+            ratio(row.ratio)
         );
+    }
+}
+
+fn write_rows(text: &mut String, summary: &Summary, browser_measured: bool) {
+    let number = summary.number;
+    if matches!(summary.status, Status::Browser) {
+        let lab = match browser_measured {
+            true => "in the table below",
+            false => "not measured",
+        };
+        let _ = writeln!(text, "| {number} | {} | - | {lab} | - | - |", summary.title);
         return;
     }
     for comparison in &summary.comparisons {
