@@ -18,6 +18,9 @@ pub enum LabError {
     Execution(String),
     #[error("invalid configuration: {0}")]
     Config(String),
+    /// A file or photograph the user gave that cannot be used; the message says which and why.
+    #[error("{0}")]
+    Input(String),
     #[error(transparent)]
     WordNet(#[from] crate::superhf::meteor::WordNetError),
     #[error("cannot load the weights: {0}")]

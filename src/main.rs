@@ -128,15 +128,17 @@ struct MeteorPair {
 
 fn score_meteor_pairs(path: &Path) -> Result<(), LabError> {
     let text = cli::files::read_text(path)?;
-    let wordnet = WordNet::bundled()?;
-    for (number, line) in text
-        .lines()
-        .enumerate()
+    // Every line is read before any is scored, so a bad line prints nothing but its error.
+    let pairs = (text.lines().enumerate())
         .filter(|(_, line)| !line.trim().is_empty())
-    {
-        let pair: MeteorPair = serde_json::from_str(line).map_err(|error| {
-            LabError::Config(format!("{}:{}: {error}", path.display(), number + 1))
-        })?;
+        .map(|(number, line)| {
+            serde_json::from_str::<MeteorPair>(line).map_err(|error| {
+                LabError::Input(format!("{}:{}: {error}", path.display(), number + 1))
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let wordnet = WordNet::bundled()?;
+    for pair in pairs {
         println!("{}", meteor(&pair.hypothesis, &pair.reference, &wordnet));
     }
     Ok(())

@@ -320,14 +320,37 @@ fn the_tool_says_what_it_cannot_read() {
     let folder = TempFolder::new("not-an-image");
     let fake = folder.path().join("photo.png");
     std::fs::write(&fake, b"not a picture").unwrap();
+    // The photo is checked before the model is looked for, and worded as `superlab shearletx`
+    // words it.
     let error = fails(&[
         "classify",
+        "--model",
+        "/no/such/classifier",
         "--image",
         fake.to_str().unwrap(),
         "--backend",
         "cpu",
     ]);
-    assert!(error.contains("cannot read the image"), "{error}");
+    assert!(
+        error.contains("photo.png: this is not an image the lab can read"),
+        "{error}"
+    );
+    assert!(!error.contains("invalid configuration"), "{error}");
+
+    let error = fails(&["classify", "--top", "0", "--image", "x.png"]);
+    assert!(error.contains("must be at least 1"), "{error}");
+    let error = fails(&["generate", "--max-new-tokens", "0", "--prompt", "Hi"]);
+    assert!(error.contains("must be at least 1"), "{error}");
+
+    // A bad line stops METEOR before it prints any score.
+    let pairs = folder.path().join("pairs.jsonl");
+    let good = r#"{"hypothesis": "a cat sat", "reference": "the cat sat"}"#;
+    std::fs::write(&pairs, format!("{good}\n{{\"hypothesis\": 1}}\n")).unwrap();
+    let output = superlab(&["meteor", "--pairs", pairs.to_str().unwrap()]);
+    assert!(!output.status.success());
+    assert_eq!(String::from_utf8_lossy(&output.stdout), "");
+    let error = String::from_utf8_lossy(&output.stderr);
+    assert!(error.contains("pairs.jsonl:2:"), "{error}");
 
     let error = fails(&["score", "--reward-model", "no/such-model", "--text", "Hi"]);
     assert!(error.contains("there is no file or folder"), "{error}");

@@ -19,6 +19,7 @@ use common::{assert_close, read_asset};
 use model_files::{tiny_gpt2, tiny_reward, word_tokenizer, words};
 use superlab::LabError;
 use superlab::device::{AdapterReport, BackendKind, DeviceReport, LimitsReport};
+use superlab::explain::photo;
 use superlab::models::generate::SamplingConfig;
 use superlab::models::load::fit::{DeviceCapacity, Limit};
 use superlab::models::load::policy::GenerationRequest;
@@ -460,7 +461,8 @@ fn encoder_checkpoints_make_reward_models_that_score_as_transformers() {
 fn classifiers_come_from_pth_and_from_safetensors() {
     let pth = read_asset(EFFICIENTNET);
     let names = read_asset("data/imagenet1k_names.json");
-    let photo = read_asset("photos/chelsea.png");
+    let encoded = read_asset("photos/chelsea.png");
+    let photo = photo::decode_photo(&encoded).unwrap().image;
     let from_pth = ModelFiles::new()
         .with("efficientnet-lite0.pth", pth.clone())
         .with("class_names.json", names.clone());
@@ -512,9 +514,9 @@ fn classifiers_come_from_pth_and_from_safetensors() {
         assert_eq!(ranked[0].name, format!("class {}", want[0]));
     }
 
-    let corrupt = pollster::block_on(classifier.classify(&photo[..1000], 5, &Device::flex()));
+    let corrupt = photo::decode_photo(&encoded[..1000]);
     let error = corrupt.expect_err("a cut-off PNG").to_string();
-    assert_mentions(&error, &["cannot read the image"]);
+    assert_mentions(&error, &["damaged or incomplete"]);
 }
 
 /// The default language model, from its GGUF file with the tokenizer and chat template of its

@@ -35,8 +35,8 @@ use superlab::models::vision::prepare;
 
 fn error_of(bytes: &[u8]) -> String {
     match photo::prepare_photo(bytes, &shearletx::preparation()) {
-        Err(LabError::Config(message)) => message,
-        Err(other) => panic!("not a configuration error: {other}"),
+        Err(LabError::Input(message)) => message,
+        Err(other) => panic!("not an input error: {other}"),
         Ok(prepared) => panic!("accepted: {:?}", prepared.info),
     }
 }

@@ -18,7 +18,7 @@ pub fn cache_dir() -> Result<PathBuf, LabError> {
     let base = (std::env::var_os("XDG_CACHE_HOME").map(PathBuf::from))
         .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cache")))
         .ok_or_else(|| {
-            LabError::Config(
+            LabError::Input(
                 "neither SUPERLAB_CACHE, XDG_CACHE_HOME nor HOME is set, so there is no asset \
                  cache"
                     .into(),
@@ -39,23 +39,31 @@ pub fn read(path: &Path) -> Result<Vec<u8>, LabError> {
             true => " (fetch the lab's assets with python3 scripts/assets.py)",
             false => "",
         };
-        LabError::Config(format!("cannot read {}: {error}{hint}", path.display()))
+        LabError::Input(format!("cannot read {}: {error}{hint}", path.display()))
     })
+}
+
+/// A file's contents that cannot be used, naming the file.
+pub fn in_file(path: &Path, error: LabError) -> LabError {
+    match error {
+        LabError::Input(message) => LabError::Input(format!("{}: {message}", path.display())),
+        other => other,
+    }
 }
 
 pub fn read_text(path: &Path) -> Result<String, LabError> {
     String::from_utf8(read(path)?)
-        .map_err(|_| LabError::Config(format!("{} is not UTF-8 text", path.display())))
+        .map_err(|_| LabError::Input(format!("{} is not UTF-8 text", path.display())))
 }
 
 pub fn write(path: &Path, contents: impl AsRef<[u8]>) -> Result<(), LabError> {
     std::fs::write(path, contents)
-        .map_err(|error| LabError::Config(format!("cannot write {}: {error}", path.display())))
+        .map_err(|error| LabError::Input(format!("cannot write {}: {error}", path.display())))
 }
 
 pub fn create_folder(folder: &Path) -> Result<(), LabError> {
     std::fs::create_dir_all(folder)
-        .map_err(|error| LabError::Config(format!("cannot create {}: {error}", folder.display())))
+        .map_err(|error| LabError::Input(format!("cannot create {}: {error}", folder.display())))
 }
 
 pub fn file_name(path: &Path) -> String {
@@ -70,7 +78,7 @@ pub fn read_asset(file: &AssetFile) -> Result<Vec<u8>, LabError> {
     let assets = asset_dir()?;
     let path = assets.join(file.asset);
     if !path.is_file() {
-        return Err(LabError::Config(format!(
+        return Err(LabError::Input(format!(
             "{} is not in the asset cache; fetch the defaults with `python3 scripts/assets.py \
              --cache {}`",
             path.display(),
@@ -114,7 +122,7 @@ pub fn model_files(spec: &str, kind: ModelKind) -> Result<ModelFiles, LabError> 
 /// Every file in `folder` whose name the lab reads.
 fn folder_files(folder: &Path) -> Result<ModelFiles, LabError> {
     let listing = std::fs::read_dir(folder)
-        .map_err(|error| LabError::Config(format!("cannot list {}: {error}", folder.display())))?;
+        .map_err(|error| LabError::Input(format!("cannot list {}: {error}", folder.display())))?;
     let mut files = ModelFiles::new();
     for entry in listing.flatten() {
         let name = entry.file_name().to_string_lossy().into_owned();
@@ -124,7 +132,7 @@ fn folder_files(folder: &Path) -> Result<ModelFiles, LabError> {
         }
     }
     if files.is_empty() {
-        return Err(LabError::Config(format!(
+        return Err(LabError::Input(format!(
             "{} holds none of a model's files (config.json, tokenizer.json, *.safetensors, \
              *.gguf, *.pth)",
             folder.display()
@@ -161,7 +169,7 @@ fn not_found(spec: &str, kind: ModelKind) -> LabError {
              defaults ({defaults})"
         ),
     };
-    LabError::Config(format!("there is no file or folder {spec}. {advice}"))
+    LabError::Input(format!("there is no file or folder {spec}. {advice}"))
 }
 
 /// `default` names the packaged all-MiniLM-L6-v2 encoder; anything else is a folder.
@@ -177,7 +185,7 @@ pub fn encoder_dir(encoder: &str) -> Result<PathBuf, LabError> {
 /// every `*.safetensors` file).
 pub fn checkpoint(folder: &Path) -> Result<EncoderFiles, LabError> {
     if !folder.is_dir() {
-        return Err(LabError::Config(format!(
+        return Err(LabError::Input(format!(
             "{} is not a folder; a model is a folder with config.json, tokenizer.json and \
              *.safetensors weights",
             folder.display()
@@ -190,7 +198,7 @@ pub fn checkpoint(folder: &Path) -> Result<EncoderFiles, LabError> {
         }
         WeightFiles::Safetensors(shards) => shards,
         other => {
-            return Err(LabError::Config(format!(
+            return Err(LabError::Input(format!(
                 "{} holds {} weights, not *.safetensors",
                 folder.display(),
                 other.format()
@@ -200,13 +208,13 @@ pub fn checkpoint(folder: &Path) -> Result<EncoderFiles, LabError> {
     let mut take = |name: &str| {
         files
             .take(name)
-            .ok_or_else(|| LabError::Config(format!("{} holds no {name}", folder.display())))
+            .ok_or_else(|| LabError::Input(format!("{} holds no {name}", folder.display())))
     };
     let named = (shards.iter())
         .map(|name| Ok((name.clone(), take(name)?)))
         .collect::<Result<Vec<_>, LabError>>()?;
     let config_json = String::from_utf8(take("config.json")?).map_err(|_| {
-        LabError::Config(format!(
+        LabError::Input(format!(
             "{}/config.json is not UTF-8 text",
             folder.display()
         ))

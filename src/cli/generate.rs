@@ -19,7 +19,11 @@ pub struct GenerateArgs {
     model: String,
     #[arg(long)]
     prompt: String,
-    #[arg(long, default_value_t = SamplingConfig::default().max_new_tokens)]
+    #[arg(
+        long,
+        default_value_t = SamplingConfig::default().max_new_tokens,
+        value_parser = super::at_least_one
+    )]
     max_new_tokens: usize,
     #[arg(long, default_value_t = SamplingConfig::default().seed)]
     seed: u64,

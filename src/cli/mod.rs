@@ -26,7 +26,7 @@ impl Progress for LogSteps {
         let metrics: Vec<String> = event
             .metrics
             .iter()
-            .map(|(name, value)| format!("{name} {value:.6}"))
+            .map(|(name, value)| format!("{name} {}", metric(*value)))
             .collect();
         log::info!(
             "step {}/{}: {}",
@@ -35,6 +35,28 @@ impl Progress for LogSteps {
             metrics.join(", ")
         );
         Control::Continue
+    }
+}
+
+/// A metric to six decimals, without trailing zeros: counts read as whole numbers.
+fn metric(value: f64) -> String {
+    let text = format!("{value:.6}");
+    let trimmed = match text.contains('.') {
+        true => text.trim_end_matches('0').trim_end_matches('.'),
+        false => &text,
+    };
+    match trimmed {
+        "-0" => "0".to_string(),
+        other => other.to_string(),
+    }
+}
+
+/// A count that must be at least 1, for clap.
+pub fn at_least_one(text: &str) -> Result<usize, String> {
+    match text.parse::<usize>() {
+        Ok(0) => Err("must be at least 1".into()),
+        Ok(count) => Ok(count),
+        Err(error) => Err(error.to_string()),
     }
 }
 

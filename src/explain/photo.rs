@@ -182,15 +182,15 @@ pub fn crop_report(preparation: &Preparation, width: u32, height: u32) -> CropRe
 fn reader(bytes: &[u8]) -> Result<ImageReader<Cursor<&[u8]>>, LabError> {
     ImageReader::new(Cursor::new(bytes))
         .with_guessed_format()
-        .map_err(|error| LabError::Config(format!("cannot read the image: {error}")))
+        .map_err(|error| LabError::Input(format!("cannot read the image: {error}")))
 }
 
 fn guess_format(bytes: &[u8]) -> Result<ImageFormat, LabError> {
     if bytes.is_empty() {
-        return Err(LabError::Config("the image file is empty".into()));
+        return Err(LabError::Input("the image file is empty".into()));
     }
     reader(bytes)?.format().ok_or_else(|| {
-        LabError::Config(
+        LabError::Input(
             "this is not an image the lab can read; use a PNG, JPEG, GIF, WebP, BMP or TIFF \
              file"
                 .into(),
@@ -204,7 +204,7 @@ fn header_size(bytes: &[u8]) -> Result<(u32, u32), LabError> {
     let mut reader = reader(bytes)?;
     reader.no_limits();
     reader.into_dimensions().map_err(|error| {
-        LabError::Config(format!(
+        LabError::Input(format!(
             "cannot read the image's header ({error}); the file is damaged or not an image"
         ))
     })
@@ -233,20 +233,20 @@ fn check_size(width: u32, height: u32) -> Result<(), LabError> {
     } else {
         return Ok(());
     };
-    Err(LabError::Config(problem))
+    Err(LabError::Input(problem))
 }
 
 fn damaged(error: image::ImageError) -> LabError {
     match error {
-        image::ImageError::Limits(limit) => LabError::Config(format!(
+        image::ImageError::Limits(limit) => LabError::Input(format!(
             "the image needs more memory to decode than the lab allows ({limit}); scale it \
              down first"
         )),
-        image::ImageError::Unsupported(unsupported) => LabError::Config(format!(
+        image::ImageError::Unsupported(unsupported) => LabError::Input(format!(
             "the lab cannot decode this image ({unsupported}); convert it to an 8-bit PNG or \
              JPEG"
         )),
-        other => LabError::Config(format!(
+        other => LabError::Input(format!(
             "the image file is damaged or incomplete ({other}); check that it opens in an \
              image viewer, or save it again"
         )),

@@ -19,6 +19,10 @@ use rustfft::{Fft, FftPlanner};
 
 use super::ShearletSystem;
 
+/// Bands one task of the synthesis sums; fixed, so that sums are grouped the same way on any
+/// number of threads.
+const BANDS_PER_TASK: usize = 7;
+
 pub(crate) struct HostTransform {
     size: usize,
     half: usize,
@@ -115,21 +119,26 @@ impl HostTransform {
             .par_chunks_mut(plane)
             .zip(coefficients.par_chunks(self.bands * plane))
             .for_each(|(out, bands)| {
-                let mut sum = bands
-                    .par_chunks(plane)
+                // Fixed groups of bands, summed in order, so that the result does not depend
+                // on how the thread pool splits the work.
+                let partial: Vec<Vec<Complex32>> = bands
+                    .par_chunks(BANDS_PER_TASK * plane)
                     .enumerate()
-                    .fold(
-                        || vec![Complex32::default(); length],
-                        |mut sum, (band, coefficients)| {
+                    .map(|(group, chunk)| {
+                        let mut sum = vec![Complex32::default(); length];
+                        for (offset, coefficients) in chunk.chunks_exact(plane).enumerate() {
                             let spectrum = self.spectrum(coefficients);
+                            let band = group * BANDS_PER_TASK + offset;
                             let filter = self.filter(&self.synthesis, band);
                             for ((s, z), &f) in sum.iter_mut().zip(&spectrum).zip(filter) {
                                 *s += z * f;
                             }
-                            sum
-                        },
-                    )
-                    .reduce_with(|mut a, b| {
+                        }
+                        sum
+                    })
+                    .collect();
+                let mut sum = (partial.into_iter())
+                    .reduce(|mut a, b| {
                         a.iter_mut().zip(&b).for_each(|(a, b)| *a += b);
                         a
                     })

@@ -126,7 +126,8 @@ pub async fn classify_image(bytes: Vec<u8>, k: usize) -> Result<JsValue, JsValue
         .with_borrow(|models| models.classifier.clone())
         .ok_or_else(|| missing(ModelKind::ImageClassifier))?;
     let device = current_device()?;
-    let ranked = classifier.classify(&bytes, k, &device.device).await?;
+    let image = crate::explain::photo::decode_photo(&bytes)?.image;
+    let ranked = classifier.classify(&image, k, &device.device).await?;
     Ok(to_js(&ranked)?)
 }
 

@@ -3,6 +3,8 @@
 // its explanation and scores, and they agree with `superlab shearletx` on the CPU backend with
 // the same settings; bad input (a damaged file dropped on the panel, a 1x1 image pasted, a
 // class the classifier lacks) is a plain message and the panel goes on with a packaged photo.
+// The same run on the CPU fallback (wasm, whose shearlet transform runs on the host as the
+// native CPU backend's does, on one thread) agrees with the tool to the same tolerances.
 //
 // References and tolerances: the native tool runs the same core code on burn's CPU backend,
 // and the noise is drawn on the host from SplitMix64, so both runs see the same samples.
@@ -114,6 +116,41 @@ function imageDifference(shown, referenceBase64) {
   }, referenceBase64);
 }
 
+/** A one-step ShearletX report of the page against the native tool's, within the tolerances
+ * above. Every difference is logged before any is judged, so a failure shows them all. */
+function assertAgreesWithNative(report) {
+  const reference = native.report;
+  assert.equal(report.status.state, 'completed');
+  assert.equal(report.method, 'shearletx');
+  assert.equal(report.class_index, reference.class_index);
+  assert.equal(report.class_name, reference.class_name);
+  // The page names the class it explains; the tool was left to take the top class.
+  assert.equal(report.config.target_class, reference.class_index);
+  assert.deepEqual({ ...report.config, target_class: null }, reference.config);
+  assert.deepEqual(report.image.crop, reference.image.crop);
+  assert.deepEqual(report.files, reference.files);
+  assert.equal(report.history.length, STEPS);
+
+  const terms = reference.history[0].metrics;
+  const termDifferences = Object.keys(terms).map((name) => [
+    name,
+    Math.abs(report.history[0].metrics[name] - terms[name]),
+  ]);
+  console.log(`step 1's loss terms, absolute differences: ${JSON.stringify(termDifferences)}`);
+  const scoreDifferences = SCORES.map((name) => [name, relative(report[name], reference[name])]);
+  for (const name of [...SCORES, 'hallucination_score']) {
+    console.log(`${name}: ${report[name]} in the page, ${reference[name]} natively`);
+  }
+  const hallucination = Math.abs(report.hallucination_score - reference.hallucination_score);
+  for (const [name, difference] of termDifferences) {
+    assert.ok(difference <= TERM_TOLERANCE, `${name} differs by ${difference}`);
+  }
+  for (const [name, difference] of scoreDifferences) {
+    assert.ok(difference <= SCORE_TOLERANCE, `${name} differs by ${difference} (relative)`);
+  }
+  assert.ok(hallucination <= HALLUCINATION_TOLERANCE, `hallucination: ${hallucination}`);
+}
+
 let server;
 let native;
 
@@ -199,37 +236,7 @@ describe('the ShearletX panel with WebGPU', { timeout: 6 * SLOW }, () => {
       overrides,
     );
     console.log(`WebGPU: explained in ${(Date.now() - started) / 1000} s`, report.timings);
-    const reference = native.report;
-    assert.equal(report.status.state, 'completed');
-    assert.equal(report.method, 'shearletx');
-    assert.equal(report.class_index, reference.class_index);
-    assert.equal(report.class_name, reference.class_name);
-    // The page names the class it explains; the tool was left to take the top class.
-    assert.equal(report.config.target_class, reference.class_index);
-    assert.deepEqual({ ...report.config, target_class: null }, reference.config);
-    assert.deepEqual(report.image.crop, reference.image.crop);
-    assert.deepEqual(report.files, reference.files);
-    assert.equal(report.history.length, STEPS);
-
-    // Every difference is logged before any is judged, so a failure shows them all.
-    const terms = reference.history[0].metrics;
-    const termDifferences = Object.keys(terms).map((name) => [
-      name,
-      Math.abs(report.history[0].metrics[name] - terms[name]),
-    ]);
-    console.log(`step 1's loss terms, absolute differences: ${JSON.stringify(termDifferences)}`);
-    const scoreDifferences = SCORES.map((name) => [name, relative(report[name], reference[name])]);
-    for (const name of [...SCORES, 'hallucination_score']) {
-      console.log(`${name}: ${report[name]} in the page, ${reference[name]} natively`);
-    }
-    const hallucination = Math.abs(report.hallucination_score - reference.hallucination_score);
-    for (const [name, difference] of termDifferences) {
-      assert.ok(difference <= TERM_TOLERANCE, `${name} differs by ${difference}`);
-    }
-    for (const [name, difference] of scoreDifferences) {
-      assert.ok(difference <= SCORE_TOLERANCE, `${name} differs by ${difference} (relative)`);
-    }
-    assert.ok(hallucination <= HALLUCINATION_TOLERANCE, `hallucination: ${hallucination}`);
+    assertAgreesWithNative(report);
 
     const card = page.locator('.shx-card[data-method="shearletx"]');
     assert.equal(await card.count(), 1);
@@ -246,6 +253,31 @@ describe('the ShearletX panel with WebGPU', { timeout: 6 * SLOW }, () => {
     assert.equal(await page.evaluate(() => document.body.dataset.state), 'done');
     assert.ok(await page.isEnabled('#shx-export-json'));
     await screenshot(page, 'webgpu-shearletx');
+    assert.deepEqual(foreignRequests(requests, server.url), []);
+  });
+});
+
+describe('the ShearletX panel on the CPU fallback', { timeout: 4 * SLOW }, () => {
+  let browser;
+  before(async () => {
+    browser = await launchBrowser({ webgpu: false });
+  });
+  after(() => browser?.close());
+
+  test('a tiny ShearletX run agrees with the native tool', async () => {
+    const { page, requests } = await openLab(browser, server.url);
+    assert.equal((await page.evaluate(() => window.lab.device())).backend, 'cpu');
+    await page.selectOption('#shx-photo', PHOTO);
+    await page.waitForFunction(() => !document.getElementById('shx-classes').hidden, null, {
+      timeout: SLOW,
+    });
+    const overrides = { steps: STEPS, noise_samples: NOISE_SAMPLES };
+    const [report] = await page.evaluate(
+      (overrides) => window.lab.explain.run({ methods: ['shearletx'], overrides }),
+      overrides,
+    );
+    console.log('CPU fallback:', report.timings);
+    assertAgreesWithNative(report);
     assert.deepEqual(foreignRequests(requests, server.url), []);
   });
 });

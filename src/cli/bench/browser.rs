@@ -48,7 +48,7 @@ pub fn run(plan: &Plan) -> Result<BrowserRun, LabError> {
         .stderr(Stdio::inherit())
         .status()
         .map_err(|error| {
-            LabError::Config(format!(
+            LabError::Input(format!(
                 "cannot start node ({error}): the page is timed in headless Chromium through \
                  Node; scripts/bench installs both"
             ))

@@ -20,7 +20,7 @@ pub fn asset(relative: &str) -> Result<PathBuf, LabError> {
     if path.is_file() {
         return Ok(path);
     }
-    Err(LabError::Config(format!(
+    Err(LabError::Input(format!(
         "{} is missing; fetch the lab's assets with python3 scripts/assets.py --cache {}",
         path.display(),
         assets.display()
@@ -36,7 +36,7 @@ pub fn reference_python(python: Option<PathBuf>) -> Result<PathBuf, LabError> {
     if path.exists() {
         return Ok(path);
     }
-    Err(LabError::Config(format!(
+    Err(LabError::Input(format!(
         "{} does not exist: the benchmark runs PyTorch from the reference environment; create \
          it with scripts/oracle --check (or pass --python with PyTorch, torchvision, timm, \
          transformers, gguf, safetensors and pyShearLab-MIND installed)",
@@ -59,7 +59,7 @@ fn checkout_file(relative: &str) -> Result<PathBuf, LabError> {
     if path.is_file() {
         return Ok(path);
     }
-    Err(LabError::Config(format!(
+    Err(LabError::Input(format!(
         "{} is missing: run the benchmark from the checkout the tool was built in",
         path.display()
     )))

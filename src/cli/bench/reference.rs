@@ -42,7 +42,7 @@ pub fn run(python: &Path, plan: &Plan) -> Result<ReferenceRun, LabError> {
         .stdin(Stdio::null())
         .stderr(Stdio::inherit())
         .output()
-        .map_err(|error| LabError::Config(format!("cannot start {}: {error}", python.display())))?;
+        .map_err(|error| LabError::Input(format!("cannot start {}: {error}", python.display())))?;
     if !output.status.success() {
         return Err(LabError::Execution(format!(
             "the PyTorch reference ({}) failed with {}; its messages are above",

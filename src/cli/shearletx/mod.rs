@@ -106,7 +106,7 @@ pub async fn run(args: ShearletXArgs) -> Result<(), LabError> {
     let source = model::resolve(&args.model)?;
     let bytes = files::read(&args.image)?;
     let prepared = photo::prepare_photo(&bytes, &shearletx::preparation())
-        .map_err(|error| in_file(&args.image, error))?;
+        .map_err(|error| files::in_file(&args.image, error))?;
     files::create_folder(&args.out)?;
 
     let device = LabDevice::acquire(args.backend, &Requirements::default()).await?;
@@ -156,14 +156,6 @@ pub async fn run(args: ShearletXArgs) -> Result<(), LabError> {
     match report.status {
         RunStatus::Failed(message) => Err(LabError::Execution(message)),
         _ => Ok(()),
-    }
-}
-
-/// An image's error, naming the file.
-fn in_file(path: &Path, error: LabError) -> LabError {
-    match error {
-        LabError::Config(message) => LabError::Config(format!("{}: {message}", path.display())),
-        other => other,
     }
 }
 

@@ -54,7 +54,7 @@ pub fn resolve(spec: &str) -> Result<ModelSource, LabError> {
     let path = Path::new(spec);
     if !path.exists() {
         let names: Vec<&str> = Architecture::ALL.iter().map(|a| a.name()).collect();
-        return Err(LabError::Config(format!(
+        return Err(LabError::Input(format!(
             "--model {spec}: no such file or folder, and not one of default, {}",
             names.join(", ")
         )));
@@ -74,7 +74,7 @@ pub fn load(
     let architecture = match source.architecture {
         Some(architecture) => architecture,
         None => weights.recognise().ok_or_else(|| {
-            LabError::Config(format!(
+            LabError::Input(format!(
                 "cannot tell which classifier {} holds; name it: --model NAME:{}",
                 source.weights.display(),
                 source.weights.display()
@@ -90,7 +90,7 @@ pub fn load(
 
 fn cached(architecture: Architecture) -> Result<ModelSource, LabError> {
     let Some((_, folder)) = CACHED_WEIGHTS.iter().find(|(a, _)| *a == architecture) else {
-        return Err(LabError::Config(format!(
+        return Err(LabError::Input(format!(
             "the asset cache holds no weights for {0}; pass --model {0}:PATH with a \
              safetensors file or a legacy PyTorch checkpoint of its ImageNet weights",
             architecture.name()
@@ -98,7 +98,7 @@ fn cached(architecture: Architecture) -> Result<ModelSource, LabError> {
     };
     let folder = asset_dir()?.join(folder);
     if !folder.is_dir() {
-        return Err(LabError::Config(format!(
+        return Err(LabError::Input(format!(
             "{} is missing; fetch the assets with python3 scripts/assets.py",
             folder.display()
         )));
@@ -115,7 +115,7 @@ fn weights_file(path: &Path) -> Result<PathBuf, LabError> {
         return Ok(path.to_path_buf());
     }
     let entries = std::fs::read_dir(path)
-        .map_err(|error| LabError::Config(format!("cannot read {}: {error}", path.display())))?;
+        .map_err(|error| LabError::Input(format!("cannot read {}: {error}", path.display())))?;
     let mut candidates: Vec<PathBuf> = entries
         .filter_map(|entry| entry.ok().map(|entry| entry.path()))
         .filter(|file| {
@@ -132,11 +132,11 @@ fn weights_file(path: &Path) -> Result<PathBuf, LabError> {
     }
     match candidates.as_slice() {
         [one] => Ok(one.clone()),
-        [] => Err(LabError::Config(format!(
+        [] => Err(LabError::Input(format!(
             "{} holds no weights file (*.safetensors, *.pth, *.pt, *.bin)",
             path.display()
         ))),
-        several => Err(LabError::Config(format!(
+        several => Err(LabError::Input(format!(
             "{} holds {} weights files; name one: {}",
             path.display(),
             several.len(),

@@ -13,7 +13,7 @@ pub fn write_images(out: &Path, explanation: &Explanation) -> Result<Vec<String>
     for image in explanation_images(explanation)? {
         let path = out.join(&image.name);
         std::fs::write(&path, &image.png).map_err(|error| {
-            LabError::Config(format!("cannot write {}: {error}", path.display()))
+            LabError::Input(format!("cannot write {}: {error}", path.display()))
         })?;
         files.push(image.name);
     }

@@ -10,6 +10,7 @@ use crate::models::vision::prepare;
 use crate::models::vision::{Architecture, ClassNames};
 use crate::models::weights::WeightSource;
 use burn::tensor::Device;
+use image::Rgb32FImage;
 use serde::{Deserialize, Serialize};
 
 /// timm's names of the architectures the lab implements with timm's tensor names.
@@ -95,16 +96,15 @@ impl std::fmt::Debug for ImageModel {
 }
 
 impl ImageModel {
-    /// The `k` most probable classes of an encoded image (PNG, JPEG, GIF, WebP, BMP, TIFF),
-    /// prepared as the classifier was evaluated.
+    /// The `k` most probable classes of a decoded image (see
+    /// [`crate::explain::photo::decode_photo`]), prepared as the classifier was evaluated.
     pub async fn classify(
         &self,
-        encoded: &[u8],
+        image: &Rgb32FImage,
         k: usize,
         device: &Device,
     ) -> Result<Vec<RankedClass>, LabError> {
-        let image = prepare::decode(encoded)?;
-        let prepared = self.model.preparation().apply(&image)?;
+        let prepared = self.model.preparation().apply(image)?;
         let logits = self.model.logits(prepare::to_tensor(&[prepared], device)?);
         let ranked = top_k_of_batch(logits, k).await?.remove(0);
         Ok(ranked

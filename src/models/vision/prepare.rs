@@ -81,7 +81,7 @@ impl Preparation {
 /// repeated over the three channels, alpha dropped).
 pub fn decode(bytes: &[u8]) -> Result<Rgb32FImage, LabError> {
     let image = image::load_from_memory(bytes).map_err(|error| {
-        LabError::Config(format!(
+        LabError::Input(format!(
             "cannot read the image ({error}); use a PNG, JPEG, GIF, WebP, BMP or TIFF file"
         ))
     })?;
