@@ -516,7 +516,7 @@ fn classifiers_come_from_pth_and_from_safetensors() {
 
     let corrupt = photo::decode_photo(&encoded[..1000]);
     let error = corrupt.expect_err("a cut-off PNG").to_string();
-    assert_mentions(&error, &["damaged or incomplete"]);
+    assert_mentions(&error, &["the file is damaged"]);
 }
 
 /// The default language model, from its GGUF file with the tokenizer and chat template of its
