@@ -352,11 +352,18 @@ impl<'a, R: Representation, C: ImageClassifier> MaskOptimiser<'a, R, C> {
         let mut mask_gradient = self.mask.zeros_like();
         let mut retained_gradient = retained.as_ref().map(Tensor::zeros_like);
         let mut sums = Tensor::<1>::zeros([2], &self.mask.device());
+        let direct = retained.is_none() && self.representation.has_adjoint_on(&self.mask.device());
         let mut start = 0;
         while start < samples {
             let count = self.samples_per_pass.min(samples - start);
             start += count;
             let noise = self.draw_noise(count);
+            if direct {
+                let (pass_sums, gradient) = self.direct_pass(noise)?;
+                mask_gradient = mask_gradient + gradient;
+                sums = sums + pass_sums;
+                continue;
+            }
             let retained_leaf = retained
                 .clone()
                 .map(|images| images.autodiff().require_grad());
@@ -396,6 +403,57 @@ impl<'a, R: Representation, C: ImageClassifier> MaskOptimiser<'a, R, C> {
             retained_gradient,
             sums,
         })
+    }
+
+    /// One pass of the reference variant with the gradient sent back through the synthesis
+    /// by its adjoint instead of autodiff: the mixed coefficients and the images are computed
+    /// without a graph, the classifier's gradient with respect to the images goes through
+    /// [`Representation::synthesis_adjoint`], then through the clamp and the mixture by hand:
+    /// `d/dm clamp(m c_j + (1 - m) p_s) = [0 <= . <= 1] (c_j - p_s)`. Returns the pass's
+    /// distortion and probability sums and its gradient with respect to the mask.
+    fn direct_pass(&self, noise: Tensor<2>) -> Result<(Tensor<1>, Tensor<2>), LabError> {
+        let [count, coefficients] = noise.dims();
+        let kept_noise = self.mask.clone().neg().add_scalar(1.0) * noise.clone();
+        let mixtures: Vec<Tensor<2>> = (self.coefficients.iter())
+            .map(|channel| self.mask.clone() * channel.clone() + kept_noise.clone())
+            .collect();
+        let clamped = mixtures.iter().map(|mixed| mixed.clone().clamp(0.0, 1.0));
+        let images = self
+            .representation
+            .synthesise(Tensor::stack(clamped.collect(), 1));
+        let images = images.autodiff().require_grad();
+        let probabilities = softmax(self.classifier.logits(images.clone()), 1)
+            .narrow(1, self.target_class, 1)
+            .reshape([count]);
+        let distortion = probabilities
+            .clone()
+            .neg()
+            .add_scalar(1.0)
+            .powi_scalar(2)
+            .sum()
+            .div_scalar(self.settings.noise_samples as f64);
+        let image_gradient = gradient_of(&images, &distortion.backward())?;
+        let coefficient_gradient = (self.representation)
+            .synthesis_adjoint(image_gradient)
+            .ok_or_else(|| {
+                LabError::Execution("the representation has no adjoint on this device".into())
+            })?;
+        let mut gradient = self.mask.zeros_like();
+        for (channel, (mixed, coefficients_j)) in
+            mixtures.into_iter().zip(&self.coefficients).enumerate()
+        {
+            let inside = (mixed.clone().greater_equal_elem(0.0).float())
+                * mixed.lower_equal_elem(1.0).float();
+            let through = coefficient_gradient
+                .clone()
+                .narrow(1, channel, 1)
+                .reshape([count, coefficients])
+                * inside
+                * (coefficients_j.clone() - noise.clone());
+            gradient = gradient + through.sum_dim(0);
+        }
+        let sums = Tensor::cat(vec![distortion, probabilities.sum()], 0);
+        Ok((sums.without_autodiff(), gradient))
     }
 
     /// The regularisers, and for the paper variant the gradient collected on

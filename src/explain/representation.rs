@@ -1,6 +1,6 @@
 //! The interface between a masking method and the transform it masks in.
 
-use burn::tensor::Tensor;
+use burn::tensor::{Device, Tensor};
 use std::ops::Range;
 
 /// A linear, invertible transform of `[height, width]` images into coefficients, applied to
@@ -33,4 +33,17 @@ pub trait Representation {
     /// redundant). Shapes: `[batch, channels, coefficients]` to
     /// `[batch, channels, height, width]`.
     fn synthesise(&self, coefficients: Tensor<3>) -> Tensor<4>;
+
+    /// Whether [`Representation::synthesis_adjoint`] answers for tensors on `device`.
+    fn has_adjoint_on(&self, _device: &Device) -> bool {
+        false
+    }
+
+    /// The adjoint of [`Representation::synthesise`], computed directly rather than through
+    /// autodiff: a gradient with respect to the images becomes one with respect to the
+    /// coefficients. Shapes: `[batch, channels, height, width]` to `[batch, channels,
+    /// coefficients]`. `None` where [`Representation::has_adjoint_on`] says no.
+    fn synthesis_adjoint(&self, _images: Tensor<4>) -> Option<Tensor<3>> {
+        None
+    }
 }

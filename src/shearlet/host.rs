@@ -91,6 +91,20 @@ impl HostTransform {
 
     /// Shapes: `images` holds `[planes, size, size]`; the result `[planes, bands, size, size]`.
     pub fn analyse(&self, images: &[f32]) -> Vec<f32> {
+        self.filter_bands(images, &self.analysis)
+    }
+
+    /// The adjoint of [`HostTransform::synthesise`]: each band's synthesis is a convolution
+    /// with a real, symmetric frequency response (the real part of the inverse FFT keeps
+    /// the symmetric part of its filter), so its adjoint is the same filtering, and the
+    /// adjoint of the sum over bands is the analysis with the synthesis filters. Shapes as
+    /// [`HostTransform::analyse`].
+    pub fn synthesis_adjoint(&self, images: &[f32]) -> Vec<f32> {
+        self.filter_bands(images, &self.synthesis)
+    }
+
+    /// Every image filtered by every band of `filters`.
+    fn filter_bands(&self, images: &[f32], filters: &[f32]) -> Vec<f32> {
         let plane = self.plane();
         let spectra: Vec<Vec<Complex32>> = images
             .par_chunks(plane)
@@ -102,7 +116,7 @@ impl HostTransform {
             .enumerate()
             .for_each(|(index, out)| {
                 let (spectrum, band) = (&spectra[index / self.bands], index % self.bands);
-                let filter = self.filter(&self.analysis, band);
+                let filter = self.filter(filters, band);
                 let mut filtered: Vec<Complex32> =
                     spectrum.iter().zip(filter).map(|(z, &f)| z * f).collect();
                 self.image(&mut filtered, out);

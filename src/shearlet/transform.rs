@@ -196,6 +196,21 @@ impl Representation for ShearletTransform {
         let images = self.in_groups(planes, |group| self.synthesise_group(group));
         images.reshape([batch, channels, size, size])
     }
+
+    /// On the CPU backend without autodiff, through the host transform.
+    fn has_adjoint_on(&self, device: &Device) -> bool {
+        self.host.is_some() && *device == Device::flex() && !device.is_autodiff()
+    }
+
+    fn synthesis_adjoint(&self, images: Tensor<4>) -> Option<Tensor<3>> {
+        let [batch, channels, rows, cols] = images.dims();
+        assert_eq!([rows, cols], self.image_size(), "images of the wrong size");
+        let host = self.host_for(&images)?;
+        let device = images.device();
+        let coefficients = host.synthesis_adjoint(&to_host(images));
+        let shape = [batch, channels, self.coefficient_count()];
+        Some(Tensor::from_data(TensorData::new(coefficients, shape), &device))
+    }
 }
 
 /// The values of a CPU tensor, as f32.

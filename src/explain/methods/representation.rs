@@ -84,4 +84,12 @@ impl Representation for AnyRepresentation {
     fn synthesise(&self, coefficients: Tensor<3>) -> Tensor<4> {
         self.inner().synthesise(coefficients)
     }
+
+    fn has_adjoint_on(&self, device: &Device) -> bool {
+        self.inner().has_adjoint_on(device)
+    }
+
+    fn synthesis_adjoint(&self, images: Tensor<4>) -> Option<Tensor<3>> {
+        self.inner().synthesis_adjoint(images)
+    }
 }
