@@ -209,7 +209,10 @@ impl Representation for ShearletTransform {
         let device = images.device();
         let coefficients = host.synthesis_adjoint(&to_host(images));
         let shape = [batch, channels, self.coefficient_count()];
-        Some(Tensor::from_data(TensorData::new(coefficients, shape), &device))
+        Some(Tensor::from_data(
+            TensorData::new(coefficients, shape),
+            &device,
+        ))
     }
 }
 
