@@ -214,7 +214,7 @@ describe('without WebGPU', { timeout: 6 * SLOW }, () => {
         (error) => error.message,
       ),
     );
-    assert.match(outcome, /cannot read the image/);
+    assert.match(outcome, /not an image the lab can read; use a PNG, JPEG/);
     assert.equal(await page.evaluate(() => document.body.dataset.state), 'error');
     assert.ok(await page.isVisible('#classify-error'));
     assert.ok(await page.isHidden('#error-panel'), 'a bad image needs no restart');
