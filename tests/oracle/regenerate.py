@@ -1,13 +1,14 @@
 """Runs every oracle script in this folder and writes its fixture, or with --check compares
 the fresh output with the committed fixture.
 
-Each `tests/oracle/NAME.py` (but for shared modules, named `_*.py`) prints JSON on standard output; its fixture is
-`tests/fixtures/NAME.json`. On one machine the output is exact, but PyTorch's CPU kernels
-(MKL's matrix products above all) take different code paths on Intel and AMD processors and
-round differently, by up to about 1e-5 of an array's largest magnitude after a few layers. The check
-therefore allows a difference of 1e-4 of the largest magnitude in the same array for an array's
-elements, and of 1e-4 of the value itself or 1e-7, whichever is larger, for a number alone
-(margins and smallest gradients lose their leading digits to cancellation).
+Each `tests/oracle/NAME.py` (but for shared modules, named `_*.py`) prints JSON on standard
+output; its fixture is `tests/fixtures/NAME.json`. On one machine the output is exact, but
+PyTorch's CPU kernels (MKL's matrix products above all) take different code paths on Intel and
+AMD processors and round differently, by up to about 1e-5 of an array's largest magnitude after
+a few layers. The check therefore allows a difference of 1e-4 of the largest magnitude in the
+same array for an array's elements, and of 1e-4 of the value itself or 1e-7, whichever is
+larger, for a number alone (margins and smallest gradients lose their leading digits to
+cancellation).
 """
 
 import argparse
